@@ -1,0 +1,14 @@
+// The one kernel module. Each family lives in its own file beside its scalar reference; this file only gathers
+// the exports. The calling convention (byte offsets, element counts, a trailing [start, end) range) is
+// documented in src/runtime/kernels.ts, which the host uses as the type of these exports.
+export * from "./linear";
+export * from "./norm";
+export * from "./activations";
+export * from "./rope";
+export * from "./attention";
+export * from "./probe";
+
+/** First free byte above this module's static data: the host's allocator starts here. */
+export function heapBase(): usize {
+  return __heap_base;
+}

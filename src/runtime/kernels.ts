@@ -1,0 +1,101 @@
+/**
+ * The calling convention between the host and the wasm kernels (assembly/*.ts).
+ *
+ * - Every pointer is a byte offset into the one linear memory the host created (`Runtime.memory`); 0 means
+ *   "absent" for optional operands (bias, mask). Every size is an element count (i32), never bytes.
+ * - Kernels are pure: they read their inputs and write their outputs, allocate nothing and keep no state.
+ * - Each kernel's last two parameters are the half-open range of the dimension that threads will split
+ *   (`start`, `end`): output features for linear layers, rows for norms and softmax, heads for attention and
+ *   RoPE, elements for element-wise ops. Single-threaded callers pass the whole range.
+ * - A `_ref` twin is a plain scalar loop over the plain (unpacked, row-major) layout, built with the same flags.
+ *
+ * This interface is the contract: the kernel files in assembly/ implement exactly these exports.
+ */
+export interface Kernels {
+  /** First byte above the module's own static data; the host's allocator starts here. */
+  heapBase(): number;
+
+  // ---- linear.ts: y[rows×outF] = x[rows×inF] · Wᵀ (+ b[outF]) -------------------------------------------
+  // W is in the packed layout produced by `packLinear` (src/runtime/layout.ts): see `Layout` in tensor.ts.
+  // Computes output features [start, end); `start` must be a multiple of 4 (the packing block height).
+  linearF32(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearF16(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearBF16(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  /** References: W plain row-major [outF×inF] of the same dtype. */
+  linearF32_ref(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearF16_ref(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearBF16_ref(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  /** Repack plain row-major [outF×inF] (dtype 0 f32, 1 f16, 2 bf16) into the packed layout, same dtype. */
+  packLinear(src: number, dst: number, outF: number, inF: number, dtype: number): void;
+  /** out[n×dim] f32 = table rows ids[n] (i32); table is packed (`packed`=1) or plain, of `dtype` (0/1/2). */
+  gatherRows(table: number, ids: number, out: number, n: number, dim: number, dtype: number, packed: number): void;
+
+  // ---- norm.ts -----------------------------------------------------------------------------------------------
+  /** y = (x - mean) / sqrt(var + eps) * gamma (+ beta); rows [start, end) of [rows×dim]. beta 0 = none. */
+  layerNorm(x: number, gamma: number, beta: number, y: number, dim: number, eps: number, start: number, end: number): void;
+  layerNorm_ref(x: number, gamma: number, beta: number, y: number, dim: number, eps: number, start: number, end: number): void;
+  /** y = x / sqrt(mean(x²) + eps) * gamma; rows [start, end). */
+  rmsNorm(x: number, gamma: number, y: number, dim: number, eps: number, start: number, end: number): void;
+  rmsNorm_ref(x: number, gamma: number, y: number, dim: number, eps: number, start: number, end: number): void;
+  /** y = softmax(x + bias) per row of [rows×cols]; bias 0 = none (same shape as x). A row that is all -inf gives zeros. */
+  softmax(x: number, bias: number, y: number, cols: number, start: number, end: number): void;
+  softmax_ref(x: number, bias: number, y: number, cols: number, start: number, end: number): void;
+
+  // ---- activations.ts: element-wise over [start, end) ----------------------------------------------------------
+  geluErf(x: number, y: number, start: number, end: number): void;
+  geluTanh(x: number, y: number, start: number, end: number): void;
+  silu(x: number, y: number, start: number, end: number): void;
+  relu(x: number, y: number, start: number, end: number): void;
+  /** y = silu(gate) * up */
+  swiglu(gate: number, up: number, y: number, start: number, end: number): void;
+  /** y = gelu(gate) * up; tanhForm 1 = tanh approximation (gelu_new), 0 = erf */
+  geglu(gate: number, up: number, y: number, tanhForm: number, start: number, end: number): void;
+  /** y = a + b (residual add) */
+  add(a: number, b: number, y: number, start: number, end: number): void;
+  /** y = x * s */
+  scale(x: number, s: number, y: number, start: number, end: number): void;
+  geluErf_ref(x: number, y: number, start: number, end: number): void;
+  geluTanh_ref(x: number, y: number, start: number, end: number): void;
+  silu_ref(x: number, y: number, start: number, end: number): void;
+  relu_ref(x: number, y: number, start: number, end: number): void;
+  swiglu_ref(gate: number, up: number, y: number, start: number, end: number): void;
+  geglu_ref(gate: number, up: number, y: number, tanhForm: number, start: number, end: number): void;
+  add_ref(a: number, b: number, y: number, start: number, end: number): void;
+  scale_ref(x: number, s: number, y: number, start: number, end: number): void;
+
+  // ---- rope.ts -----------------------------------------------------------------------------------------------
+  /**
+   * Rotates, in place, the first `rotaryDim` dims of each head of x[rows × (rowStride)] (heads of `headDim`
+   * packed from the row start). `table` is f32 [maxPos × rotaryDim/2 × 2] (cos, sin per frequency), made by the
+   * host; positions is i32 [rows]. interleaved 1 = pairs (2i, 2i+1) (llama2.c / GGUF), 0 = rotate-half (HF).
+   * Heads [start, end).
+   */
+  rope(x: number, rowStride: number, table: number, positions: number, rows: number, headDim: number, rotaryDim: number, interleaved: number, start: number, end: number): void;
+  rope_ref(x: number, rowStride: number, table: number, positions: number, rows: number, headDim: number, rotaryDim: number, interleaved: number, start: number, end: number): void;
+
+  // ---- attention.ts ------------------------------------------------------------------------------------------
+  /**
+   * KV cache layout (per layer): K and V each [nKvHeads × capacity × headDim] f32.
+   * kvStore copies rows of k/v (row stride in elements, heads packed from the row start) into positions
+   * [pos, pos+rows) of the caches.
+   */
+  kvStore(k: number, v: number, srcStride: number, kCache: number, vCache: number, capacity: number, nKvHeads: number, headDim: number, pos: number, rows: number): void;
+  /**
+   * out[rows × outStride] (heads packed from the row start) = softmax(scale·q·kᵀ + mask + bias) · v for query rows
+   * of q[rows × qStride] at positions pos0..pos0+rows-1, over keys [0, kvLen) of the caches.
+   * causal 1: row i sees keys ≤ pos0+i. mask: f32 [kvLen] additive (padding), 0 = none. bias: f32
+   * [nHeads × rows × kvLen] additive (T5 relative positions), 0 = none. Query head h reads KV head
+   * h / (nHeads / nKvHeads) (GQA). scratch: f32 [kvLen] per call. Heads [start, end).
+   */
+  attention(q: number, qStride: number, kCache: number, vCache: number, capacity: number, out: number, outStride: number, rows: number, nHeads: number, nKvHeads: number, headDim: number, kvLen: number, pos0: number, scale: number, causal: number, mask: number, bias: number, scratch: number, start: number, end: number): void;
+  attention_ref(q: number, qStride: number, kCache: number, vCache: number, capacity: number, out: number, outStride: number, rows: number, nHeads: number, nKvHeads: number, headDim: number, kvLen: number, pos0: number, scale: number, causal: number, mask: number, bias: number, scratch: number, start: number, end: number): void;
+
+  // ---- probe.ts: memory bandwidth probes for benchmarks --------------------------------------------------------
+  /** Sum of n f32 at p with a SIMD loop: the read-bandwidth probe. */
+  sumF32(p: number, n: number): number;
+  /** memory.copy of n bytes: the copy-bandwidth probe. */
+  copyBytes(dst: number, src: number, n: number): void;
+}
+
+/** dtype codes the kernels take. */
+export const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 } as const;

@@ -1,0 +1,187 @@
+import { WeftError } from '../errors.js';
+import { Heap, ScratchArena, MAX_PAGES } from './heap.js';
+import type { Kernels } from './kernels.js';
+import { DTYPE_BYTES, numel, type DType, type Layout, type Tensor } from './tensor.js';
+
+/** Where the kernel module comes from: bytes, a fetch `Response` (streaming compile), or a compiled module. */
+export type WasmSource = BufferSource | Response | Promise<Response> | WebAssembly.Module;
+
+export interface RuntimeOptions {
+  /**
+   * The kernel module. Either one source, used as is, or both builds, of which the relaxed-SIMD one is taken
+   * when the engine supports relaxed SIMD. Default: both builds from `build/` beside the package (Node reads
+   * the files; browsers fetch them relative to this module).
+   * Cloudflare Workers must pass a precompiled `WebAssembly.Module` (they forbid compiling from bytes).
+   */
+  wasm?: WasmSource | { simd: WasmSource; relaxed?: WasmSource };
+  /** 'auto' (default) detects relaxed SIMD; false forces the plain SIMD build. */
+  relaxedSimd?: 'auto' | boolean;
+  /** Initial memory in bytes (grows on demand up to 4 GiB). */
+  initialBytes?: number;
+}
+
+/**
+ * The smallest module that uses a relaxed-SIMD instruction (f32x4.relaxed_madd): engines that validate it run
+ * the relaxed build. Node 20 validates it only with --experimental-wasm-relaxed-simd.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type: (v128 v128 v128) -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of that type
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // body: relaxed_madd
+]);
+
+export function relaxedSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One wasm instance and the linear memory it shares with the host. All model code reaches the kernels through
+ * `kernels` and the memory through the typed-array getters, which are refreshed whenever the memory grew.
+ */
+export class Runtime {
+  readonly heap: Heap;
+  readonly scratch: ScratchArena;
+  private views: { buffer: ArrayBufferLike; u8: Uint8Array; u16: Uint16Array; i32: Int32Array; f32: Float32Array } | null = null;
+  private disposed = false;
+
+  private constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly kernels: Kernels,
+    /** True when the relaxed-SIMD build is running. */
+    readonly relaxedSimd: boolean,
+  ) {
+    this.heap = new Heap(memory, kernels.heapBase());
+    this.scratch = new ScratchArena(this.heap);
+  }
+
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const wantRelaxed = options.relaxedSimd === undefined || options.relaxedSimd === 'auto' ? relaxedSimdSupported() : options.relaxedSimd;
+    let source: WasmSource;
+    let relaxed: boolean;
+    const w = options.wasm;
+    if (w && typeof w === 'object' && 'simd' in w) {
+      relaxed = wantRelaxed && w.relaxed !== undefined;
+      source = relaxed ? w.relaxed! : w.simd;
+    } else if (w !== undefined) {
+      source = w;
+      relaxed = wantRelaxed; // a single build: the caller chose it; report what the engine can do
+    } else {
+      relaxed = wantRelaxed;
+      source = await defaultWasm(relaxed ? 'relaxed' : 'simd');
+    }
+    const pages = Math.min(MAX_PAGES, Math.max(1, Math.ceil((options.initialBytes ?? 1 << 24) / 65536)));
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES });
+    const imports = {
+      env: {
+        memory,
+        abort: (_msg: number, _file: number, line: number, col: number) => {
+          throw new WeftError('E_WASM', `kernel aborted at line ${line}:${col}`);
+        },
+      },
+    };
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await instantiate(await source, imports);
+    } catch (e) {
+      throw new WeftError('E_WASM', `could not instantiate the weft kernel module (${relaxed ? 'relaxed-SIMD' : 'SIMD'} build): ${(e as Error).message}`, { cause: e });
+    }
+    return new Runtime(memory, instance.exports as unknown as Kernels, relaxed);
+  }
+
+  // ---- typed-array views over the whole memory (valid until the next grow; always read them through these) ----
+  private refresh() {
+    const buffer = this.memory.buffer;
+    if (this.views?.buffer !== buffer) {
+      this.views = { buffer, u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), i32: new Int32Array(buffer), f32: new Float32Array(buffer) };
+    }
+    return this.views;
+  }
+  get u8(): Uint8Array {
+    return this.refresh().u8;
+  }
+  get u16(): Uint16Array {
+    return this.refresh().u16;
+  }
+  get i32(): Int32Array {
+    return this.refresh().i32;
+  }
+  get f32(): Float32Array {
+    return this.refresh().f32;
+  }
+
+  // ---- tensors ----
+  /** A long-lived tensor (weights, KV cache) from the heap; give it back with `free`. */
+  alloc(dtype: DType, shape: readonly number[], layout: Layout = 'rows', byteLength = numel(shape) * DTYPE_BYTES[dtype]): Tensor {
+    this.checkLive();
+    return { dtype, shape: [...shape], layout, byteLength, offset: this.heap.alloc(byteLength, `tensor [${shape.join('×')}]`) };
+  }
+
+  /** A temporary for this forward only: valid until the next `scratch.reset()`. */
+  temp(dtype: DType, shape: readonly number[]): Tensor {
+    this.checkLive();
+    const byteLength = numel(shape) * DTYPE_BYTES[dtype];
+    return { dtype, shape: [...shape], layout: 'rows', byteLength, offset: this.scratch.alloc(byteLength) };
+  }
+
+  free(t: Tensor): void {
+    this.heap.release(t.offset);
+  }
+
+  /** A live f32 view of a tensor's elements (invalid after the memory grows). */
+  f32View(t: Tensor): Float32Array {
+    return new Float32Array(this.memory.buffer, t.offset, t.byteLength / 4);
+  }
+
+  /** Copy host data into a tensor. */
+  write(t: Tensor, data: ArrayBufferView): void {
+    if (data.byteLength > t.byteLength) throw new WeftError('E_MEMORY', `write of ${data.byteLength} bytes into a tensor of ${t.byteLength}`);
+    this.u8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), t.offset);
+  }
+
+  /** Copy a f32 tensor out of wasm memory. */
+  readF32(t: Tensor): Float32Array {
+    return this.f32View(t).slice();
+  }
+
+  /** Release everything. The runtime is unusable afterwards. */
+  dispose(): void {
+    this.scratch.dispose();
+    this.disposed = true;
+    this.views = null;
+  }
+
+  private checkLive() {
+    if (this.disposed) throw new WeftError('E_OPTION', 'this Runtime was disposed');
+  }
+}
+
+async function instantiate(source: BufferSource | Response | WebAssembly.Module, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
+  if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, imports);
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw new Error(`HTTP ${source.status} fetching ${source.url}`);
+    if (typeof WebAssembly.instantiateStreaming === 'function' && source.headers.get('content-type')?.startsWith('application/wasm')) {
+      return (await WebAssembly.instantiateStreaming(source, imports)).instance;
+    }
+    return (await WebAssembly.instantiate(await source.arrayBuffer(), imports)).instance;
+  }
+  return (await WebAssembly.instantiate(source as BufferSource, imports)).instance;
+}
+
+/** The build shipped beside this file: read from disk in Node, fetched elsewhere. */
+async function defaultWasm(variant: 'simd' | 'relaxed'): Promise<BufferSource | Response> {
+  const url = new URL(`../../build/weft-${variant}.wasm`, import.meta.url);
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      return await readFile(url);
+    } catch (e) {
+      throw new WeftError('E_WASM', `kernel module not found at ${url.pathname}: run \`npm run build\``, { cause: e });
+    }
+  }
+  return fetch(url);
+}
