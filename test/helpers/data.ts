@@ -14,7 +14,10 @@ export function dataPath(...parts: string[]): string {
 }
 
 export function describeData(name: string, fn: () => void): void {
-  if (HAVE_DATA) return describe(name, fn);
+  if (HAVE_DATA) {
+    describe(name, fn);
+    return;
+  }
   if (process.env.CI) {
     describe(name, () => {
       throw new Error(`reference data missing at ${DATA_DIR} (set WEFT_TEST_DATA); CI requires it`);
