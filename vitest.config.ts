@@ -7,8 +7,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     projects: [
-      { test: { name: 'node', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'] } },
       {
+        extends: true,
         test: {
           name: 'relaxed-simd',
           include: ['test/kernels/**/*.test.ts', 'test/runtime/**/*.test.ts'],

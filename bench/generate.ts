@@ -1,0 +1,169 @@
+/**
+ * `npm run bench [-- --json] [-- --runs N] [-- --models gpt2-124m,smollm2-135m]`: generation speed on random-weight
+ * models shaped like GPT-2 124M and SmolLM2-135M (bench/make-random-model.ts), one thread, f32 weights.
+ *
+ * Per model, in a child process of its own (so that its peak resident memory is its own), each run loads the
+ * model, prefills a 128-token prompt and decodes 64 tokens greedily; the table shows medians over the runs:
+ * load time, time to first token, prefill tokens/s, decode tokens/s, peak memory; and the weight bytes a decoded
+ * token reads against the read bandwidth of the same process (a SIMD sum over a 256 MB buffer filled with data,
+ * `sumF32`): decode tokens/s × bytes per token ÷ bandwidth is the fraction of the memory speed decoding reaches.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { generate } from '../src/generation/generate.js';
+import { Rng } from '../src/generation/sampling.js';
+import { loadModel } from '../src/models/model.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { BENCH_MODELS, ensureBenchModel, weightBytesPerToken } from './make-random-model.js';
+
+const PROMPT_TOKENS = 128;
+const DECODE_TOKENS = 64;
+/** The KV cache the models get: GPT-2's full context; SmolLM2's 8192 would only cost memory here. */
+const CONTEXT_LENGTH = 1024;
+const BANDWIDTH_BYTES = 256 << 20;
+
+interface ModelResult {
+  model: string;
+  description: string;
+  runs: number;
+  load_ms: number;
+  time_to_first_token_ms: number;
+  prefill_tokens_per_s: number;
+  decode_tokens_per_s: number;
+  weight_bytes_per_token: number;
+  read_bandwidth_bytes_per_s: number;
+  decode_bandwidth_fraction: number;
+  peak_memory_bytes: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Bytes per second of the SIMD read loop over a 256 MB buffer filled with data (untouched pages read as zeros). */
+function readBandwidth(rt: Runtime): number {
+  const buffer = rt.alloc('f32', [BANDWIDTH_BYTES / 4]);
+  try {
+    const view = rt.f32View(buffer);
+    for (let i = 0; i < view.length; i++) view[i] = (i & 1023) * 1e-3;
+    const times: number[] = [];
+    for (let r = 0; r < 7; r++) {
+      const t = performance.now();
+      rt.kernels.sumF32(buffer.offset, BANDWIDTH_BYTES / 4);
+      times.push(performance.now() - t);
+    }
+    return BANDWIDTH_BYTES / (median(times) / 1000);
+  } finally {
+    rt.free(buffer);
+  }
+}
+
+/** Runs in the child: measures one model and prints its ModelResult as JSON. */
+async function measure(name: string, runs: number): Promise<ModelResult> {
+  const { dir, spec } = await ensureBenchModel(name);
+  const rt = await Runtime.create();
+  const rng = new Rng(2024);
+  const vocab = spec.config.vocab_size as number;
+  const prompt = Array.from({ length: PROMPT_TOKENS }, () => rng.nextU32() % vocab);
+  const loads: number[] = [];
+  const ttft: number[] = [];
+  const prefill: number[] = [];
+  const decode: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const lm = await loadModel(dir, { runtime: rt, contextLength: CONTEXT_LENGTH });
+    try {
+      // DECODE_TOKENS + 1 new tokens: the first comes from the prefill, the other 64 from one-token forwards.
+      const out = await generate(lm, prompt, { temperature: 0, max_new_tokens: DECODE_TOKENS + 1, eos_token_id: [] });
+      if (out.timings.decodeTokens !== DECODE_TOKENS) throw new Error(`${name}: decoded ${out.timings.decodeTokens} tokens, expected ${DECODE_TOKENS}`);
+      loads.push(lm.loadMs);
+      ttft.push(out.timings.timeToFirstTokenMs);
+      prefill.push(out.timings.prefillTokensPerS);
+      decode.push(out.timings.decodeTokensPerS);
+    } finally {
+      lm.model.dispose();
+    }
+  }
+  const bandwidth = readBandwidth(rt);
+  const bytesPerToken = weightBytesPerToken(spec);
+  const decodeRate = median(decode);
+  return {
+    model: spec.name,
+    description: spec.description,
+    runs,
+    load_ms: median(loads),
+    time_to_first_token_ms: median(ttft),
+    prefill_tokens_per_s: median(prefill),
+    decode_tokens_per_s: decodeRate,
+    weight_bytes_per_token: bytesPerToken,
+    read_bandwidth_bytes_per_s: bandwidth,
+    decode_bandwidth_fraction: (decodeRate * bytesPerToken) / bandwidth,
+    peak_memory_bytes: process.resourceUsage().maxRSS * 1024,
+  };
+}
+
+/** Runs `measure` for one model in a fresh Node process with the same loader (tsx) flags. */
+function measureInChild(name: string, runs: number): Promise<ModelResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name, '--runs', String(runs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as ModelResult) : reject(new Error(`bench child for ${name} exited with ${code}`))));
+  });
+}
+
+function table(results: ModelResult[]): string {
+  const mb = (b: number) => (b / 1e6).toFixed(0);
+  const rows = [
+    ['model', 'load ms', 'TTFT ms', 'prefill tok/s', 'decode tok/s', 'weights MB/token', 'read GB/s', 'decode % of read bw', 'peak RSS MB'],
+    ...results.map((r) => [
+      r.model,
+      r.load_ms.toFixed(0),
+      r.time_to_first_token_ms.toFixed(0),
+      r.prefill_tokens_per_s.toFixed(1),
+      r.decode_tokens_per_s.toFixed(2),
+      mb(r.weight_bytes_per_token),
+      (r.read_bandwidth_bytes_per_s / 1e9).toFixed(1),
+      (r.decode_bandwidth_fraction * 100).toFixed(0) + '%',
+      mb(r.peak_memory_bytes),
+    ]),
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]) => '| ' + r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ') + ' |';
+  return [line(rows[0]), '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const arg = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const runs = Number(arg('--runs') ?? 3);
+  if (!(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs must be a positive integer, got ${arg('--runs')}`);
+  const child = arg('--child');
+  if (child) {
+    process.stdout.write(JSON.stringify(await measure(child, runs)));
+    return;
+  }
+  const names = (arg('--models') ?? Object.keys(BENCH_MODELS).join(',')).split(',');
+  const results: ModelResult[] = [];
+  for (const name of names) {
+    await ensureBenchModel(name); // written once, before the timed child starts
+    results.push(await measureInChild(name, runs));
+  }
+  if (argv.includes('--json')) {
+    console.log(JSON.stringify({ prompt_tokens: PROMPT_TOKENS, decode_tokens: DECODE_TOKENS, context_length: CONTEXT_LENGTH, threads: 1, dtype: 'f32', results }, null, 2));
+  } else {
+    console.log(`weft generation benchmark: f32 random weights, 1 thread, ${PROMPT_TOKENS}-token prompt, ${DECODE_TOKENS} decoded tokens, medians of ${runs} runs\n`);
+    console.log(table(results));
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

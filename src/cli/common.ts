@@ -1,0 +1,130 @@
+/**
+ * What the model-running commands (generate, chat, forward) share: argument parsing that turns every mistake into
+ * an E_OPTION error naming the option, the model options and their loading (with the embedded stories260K when no
+ * --model is given), and the sampling options.
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { WeftError } from '../errors.js';
+import { checkGenerateOptions, type GenerateOptions } from '../generation/generate.js';
+import { loadModel, type LoadedModel } from '../models/model.js';
+
+/** The default model shipped in the package (llama2.c's stories260K, MIT): see the README. */
+export const EMBEDDED_MODEL = fileURLToPath(new URL('../../assets/stories260K.bin', import.meta.url));
+export const EMBEDDED_TOKENIZER = fileURLToPath(new URL('../../assets/tok512.bin', import.meta.url));
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof HELP; strict: true; allowPositionals: false }>>;
+
+/** node's parseArgs, strict, with a --help flag, and its errors as WeftError E_OPTION (they name the option). */
+export function parseOptions<T extends Options>(argv: string[], options: T, usage: string): Parsed<T> {
+  try {
+    return parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new WeftError('E_OPTION', `${(e as Error).message}\n${usage}`);
+  }
+}
+
+export const MODEL_OPTIONS = {
+  model: { type: 'string' },
+  tokenizer: { type: 'string' },
+  'context-length': { type: 'string' },
+} as const;
+
+export const MODEL_USAGE = `  --model PATH             a model folder (config.json + safetensors), a .gguf or a llama2.c .bin
+  --tokenizer PATH         a tokenizer file, when the model folder has none (tokenizer.json, .gguf, llama2.c .bin)
+  --context-length N       cap the KV cache at N positions (default: the model's context)`;
+
+/** Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). */
+export async function loadModelFromOptions(values: { model?: string; tokenizer?: string; 'context-length'?: string }, embeddedDefault: boolean): Promise<LoadedModel> {
+  const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
+  if (values.model === undefined) {
+    if (!embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
+    return loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength });
+  }
+  return loadModel(values.model, { tokenizer: values.tokenizer, contextLength });
+}
+
+export const SAMPLING_OPTIONS = {
+  'max-new-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  'presence-penalty': { type: 'string' },
+  'frequency-penalty': { type: 'string' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+} as const;
+
+export const SAMPLING_USAGE = `  --max-new-tokens N       tokens to generate at most (default 256)
+  --temperature T          0 = greedy (the default unless generation_config.json says do_sample)
+  --top-k K, --top-p P, --min-p P
+  --repetition-penalty R   Hugging Face semantics (1 = off)
+  --presence-penalty A, --frequency-penalty A   OpenAI semantics (0 = off)
+  --seed S                 seed of the sampler's PRNG (same seed, same text)
+  --stop TEXT              stop before this text (repeatable)`;
+
+/** The generation options given on the command line, checked before any model is loaded. */
+export function samplingFromOptions(values: Partial<Record<keyof typeof SAMPLING_OPTIONS, string | string[]>>): GenerateOptions {
+  const num = (key: keyof typeof SAMPLING_OPTIONS) => (values[key] === undefined ? undefined : parseNumber(values[key] as string, `--${key}`));
+  const int = (key: keyof typeof SAMPLING_OPTIONS, min: number) => (values[key] === undefined ? undefined : parseInteger(values[key] as string, `--${key}`, min));
+  const options: GenerateOptions = {
+    max_new_tokens: int('max-new-tokens', 0),
+    temperature: num('temperature'),
+    top_k: int('top-k', 0),
+    top_p: num('top-p'),
+    min_p: num('min-p'),
+    repetition_penalty: num('repetition-penalty'),
+    presence_penalty: num('presence-penalty'),
+    frequency_penalty: num('frequency-penalty'),
+    seed: int('seed', 0),
+    stop: values.stop as string[] | undefined,
+  };
+  try {
+    checkGenerateOptions(options, Infinity);
+  } catch (e) {
+    // The library names options as in code (top_p); say the flag the user typed (--top-p).
+    if (e instanceof WeftError) throw new WeftError(e.code, e.message.replace(/^option (\w+)/, (_, name: string) => `option --${name.replaceAll('_', '-')}`));
+    throw e;
+  }
+  return options;
+}
+
+export function parseNumber(text: string, option: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new WeftError('E_OPTION', `option ${option} must be a number, got '${text}'`);
+  return n;
+}
+
+export function parseInteger(text: string, option: string, min: number): number {
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new WeftError('E_OPTION', `option ${option} must be an integer ≥ ${min}, got '${text}'`);
+  return n;
+}
+
+/** "1,2,3" → [1, 2, 3]. */
+export function parseIdList(text: string, option: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.some((s) => !/^\d+$/.test(s))) throw new WeftError('E_OPTION', `option ${option} must be comma-separated token ids like 1,2,3, got '${text}'`);
+  return parts.map(Number);
+}
+
+/** The process's peak resident memory in bytes (maxRSS is in KiB). */
+export function peakMemoryBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Aborts `controller` on Ctrl-C while `fn` runs, so a long generation ends cleanly with finish reason "abort". */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once('SIGINT', onInterrupt);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}

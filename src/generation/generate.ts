@@ -1,0 +1,322 @@
+/**
+ * Text generation: one loop (`run`) that prefills the prompt, then samples, decodes and feeds back one token at a
+ * time. `stream` hands out its text pieces as they become final; `generate` drains the same loop and returns the
+ * whole result; `chat` renders messages through the tokenizer's chat template first and keeps the KV cache of the
+ * previous turn when the new prompt starts with it.
+ *
+ * Stopping, checked after every token: an EOS id (the model's, from generation_config.json / GGUF metadata; the
+ * llama2.c loader lists BOS = 1, as run.c stops there), a stop string, max_new_tokens, the end of the context, or
+ * the AbortSignal.
+ */
+import { WeftError } from '../errors.js';
+import type { CausalLM, LoadedModel } from '../models/model.js';
+import { checkSamplingOptions, Sampler, type SamplingOptions } from './sampling.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to generate at most (default 256, llama2.c's default). Generation also ends at the context's end. */
+  max_new_tokens?: number;
+  /** Text that ends generation when produced; it is not part of the output. */
+  stop?: string | string[];
+  /** Ids that end generation (default: the model's EOS ids). [] never stops on a token. */
+  eos_token_id?: number | number[];
+  signal?: AbortSignal;
+  /** For a text prompt: add BOS/EOS as the tokenizer's config says (default true). */
+  add_special_tokens?: boolean;
+  /**
+   * Keep the cached positions that the new prompt shares with what the previous call on this model left in the
+   * KV cache (default false: every call starts from an empty cache, so results do not depend on history).
+   */
+  reuse_cache?: boolean;
+}
+
+export type FinishReason = 'length' | 'eos' | 'stop' | 'abort';
+
+export interface GenerationTimings {
+  /** Prompt tokens run through the model (fewer than the prompt when a cached prefix was reused). */
+  prefillTokens: number;
+  prefillMs: number;
+  /** From the start of the call to the first token chosen (prefill plus one sampling step). */
+  timeToFirstTokenMs: number;
+  /** One-token forwards after the prefill, and their total time. */
+  decodeTokens: number;
+  decodeMs: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+}
+
+export interface GenerateResult {
+  /** The generated text (stop string and EOS excluded). */
+  text: string;
+  /** The generated ids, including the EOS id or the token that completed a stop string. */
+  ids: number[];
+  promptIds: number[];
+  finishReason: FinishReason;
+  timings: GenerationTimings;
+}
+
+/** What generation needs of a loaded model. */
+export type LanguageModel = Pick<LoadedModel, 'model' | 'tokenizer' | 'generationConfig'>;
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+const DEFAULT_MAX_NEW_TOKENS = 256;
+/** How often (ms of compute) the loop lets the event loop run, so timers and abort signals fire during generate(). */
+const YIELD_EVERY_MS = 10;
+
+/** Generates from a text prompt (needs a tokenizer) or from token ids. */
+export async function generate(lm: LanguageModel, prompt: string | number[], options: GenerateOptions = {}): Promise<GenerateResult> {
+  const loop = run(lm, prompt, options);
+  for (;;) {
+    const step = await loop.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same generation as `generate`, as an async iterator of text pieces (never splitting a UTF-8 character,
+ * never showing a stop string). The iterator's return value (`next()` with done: true) is the GenerateResult.
+ */
+export function stream(lm: LanguageModel, prompt: string | number[], options: GenerateOptions = {}): AsyncGenerator<string, GenerateResult, void> {
+  return run(lm, prompt, options);
+}
+
+/** The prompt ids of a conversation: the tokenizer's chat template with the generation prompt appended. */
+export function chatPromptIds(lm: LanguageModel, messages: ChatMessage[]): number[] {
+  if (!lm.tokenizer) throw new WeftError('E_MISSING', 'chat needs a tokenizer with a chat template; this model has no tokenizer');
+  const text = lm.tokenizer.applyChatTemplate(messages, { add_generation_prompt: true });
+  // The template writes the special tokens (BOS, turn markers) itself, as HF's apply_chat_template(tokenize=True).
+  return lm.tokenizer.encode(text, { add_special_tokens: false });
+}
+
+/** Answers the last message of a conversation, reusing the KV cache of the previous turn where it matches. */
+export async function chat(lm: LanguageModel, messages: ChatMessage[], options: GenerateOptions = {}): Promise<GenerateResult> {
+  return generate(lm, chatPromptIds(lm, messages), { reuse_cache: true, ...options });
+}
+
+/** `chat` as a stream of text pieces. */
+export function chatStream(lm: LanguageModel, messages: ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string, GenerateResult, void> {
+  return stream(lm, chatPromptIds(lm, messages), { reuse_cache: true, ...options });
+}
+
+// ---- the loop ------------------------------------------------------------------------------------------------------
+
+async function* run(lm: LanguageModel, prompt: string | number[], options: GenerateOptions): AsyncGenerator<string, GenerateResult, void> {
+  const { model, tokenizer } = lm;
+  const o = withGenerationConfig(options, lm.generationConfig);
+  checkGenerateOptions(o, model.config.vocabSize);
+  const maxNewTokens = o.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const stops = typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []);
+  if (stops.length && !tokenizer) throw new WeftError('E_OPTION', 'option stop needs a tokenizer to see the text; this model has none');
+  const eosIds = new Set(o.eos_token_id === undefined ? model.config.eosTokenIds : typeof o.eos_token_id === 'number' ? [o.eos_token_id] : o.eos_token_id);
+  const promptIds = promptToIds(lm, prompt, o.add_special_tokens ?? true);
+
+  const sampler = new Sampler(o, promptIds);
+  // The decoder sees the prompt first (its output discarded) so the first generated piece is decoded in context:
+  // SentencePiece drops the leading space only of the sequence's first piece, llama2.c only right after BOS.
+  const decoder = tokenizer?.streamDecoder({ skip_special_tokens: true });
+  if (decoder) for (const id of promptIds) decoder.push(id);
+  const stopFilter = new StopStrings(stops);
+
+  const ids: number[] = [];
+  let text = '';
+  const timings: GenerationTimings = { prefillTokens: 0, prefillMs: 0, timeToFirstTokenMs: 0, decodeTokens: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0 };
+  let finishReason: FinishReason | null = maxNewTokens === 0 ? 'length' : o.signal?.aborted ? 'abort' : null;
+
+  if (finishReason === null) {
+    const start = performance.now();
+    const prefill = prefillWithCache(model, promptIds, o.reuse_cache ?? false);
+    let logits = prefill.logits;
+    timings.prefillTokens = prefill.tokens;
+    timings.prefillMs = performance.now() - start;
+    let lastYield = performance.now();
+    for (;;) {
+      const id = sampler.next(logits);
+      if (ids.length === 0) timings.timeToFirstTokenMs = performance.now() - start;
+      ids.push(id);
+      if (eosIds.has(id)) {
+        finishReason = 'eos';
+        break;
+      }
+      if (decoder) {
+        const piece = stopFilter.push(decoder.push(id));
+        if (piece.text) {
+          text += piece.text;
+          yield piece.text;
+        }
+        if (piece.stopped) {
+          finishReason = 'stop';
+          break;
+        }
+      }
+      if (ids.length >= maxNewTokens || model.cacheLength >= model.config.contextLength) {
+        finishReason = 'length';
+        break;
+      }
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      if (o.signal?.aborted) {
+        finishReason = 'abort';
+        break;
+      }
+      const t = performance.now();
+      logits = forwardTracked(model, [id]);
+      timings.decodeMs += performance.now() - t;
+      timings.decodeTokens++;
+    }
+  }
+
+  if (decoder && finishReason !== 'stop') {
+    // The held-back text is final now: a partial UTF-8 sequence flushes as U+FFFD, a partial stop string as text.
+    const last = stopFilter.push(decoder.flush());
+    if (last.stopped) finishReason = 'stop';
+    const tail = last.text + stopFilter.flush();
+    if (tail) {
+      text += tail;
+      yield tail;
+    }
+  }
+  timings.prefillTokensPerS = timings.prefillMs > 0 ? (timings.prefillTokens * 1000) / timings.prefillMs : 0;
+  timings.decodeTokensPerS = timings.decodeMs > 0 ? (timings.decodeTokens * 1000) / timings.decodeMs : 0;
+  return { text, ids, promptIds, finishReason: finishReason!, timings };
+}
+
+/**
+ * Throws E_OPTION naming the first invalid option (`vocabSize` bounds token ids; callers that check before loading
+ * a model pass Infinity).
+ */
+export function checkGenerateOptions(o: GenerateOptions, vocabSize: number): void {
+  checkSamplingOptions(o, vocabSize);
+  if (o.max_new_tokens !== undefined && !(Number.isInteger(o.max_new_tokens) && o.max_new_tokens >= 0)) {
+    throw new WeftError('E_OPTION', `option max_new_tokens must be an integer ≥ 0, got ${o.max_new_tokens}`);
+  }
+  const stops = typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []);
+  if (stops.some((s) => typeof s !== 'string' || s.length === 0)) throw new WeftError('E_OPTION', 'option stop must hold non-empty strings');
+}
+
+/**
+ * Fills in sampling defaults from generation_config.json the way HF does: the config's temperature, top_k, top_p
+ * apply only when it says do_sample: true; without do_sample and without an explicit temperature, decoding is
+ * greedy. min_p and repetition_penalty apply whenever the config gives them. Explicit options always win.
+ */
+function withGenerationConfig(options: GenerateOptions, config: Record<string, unknown>): GenerateOptions {
+  const num = (key: string) => (typeof config[key] === 'number' ? (config[key] as number) : undefined);
+  const sampling = config.do_sample === true;
+  return {
+    ...options,
+    temperature: options.temperature ?? (sampling ? (num('temperature') ?? 1) : 0),
+    top_k: options.top_k ?? (sampling ? num('top_k') : undefined),
+    top_p: options.top_p ?? (sampling ? num('top_p') : undefined),
+    min_p: options.min_p ?? num('min_p'),
+    repetition_penalty: options.repetition_penalty ?? num('repetition_penalty'),
+  };
+}
+
+function promptToIds(lm: LanguageModel, prompt: string | number[], addSpecialTokens: boolean): number[] {
+  const { vocabSize, bosTokenId } = lm.model.config;
+  let ids: number[];
+  if (typeof prompt === 'string') {
+    if (!lm.tokenizer) throw new WeftError('E_MISSING', 'a text prompt needs a tokenizer, and this model has none: pass token ids or a tokenizer file');
+    ids = lm.tokenizer.encode(prompt, { add_special_tokens: addSpecialTokens });
+  } else {
+    ids = [...prompt];
+    const bad = ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
+    if (bad >= 0) throw new WeftError('E_OPTION', `prompt token ${bad} is ${ids[bad]}, not a token id in [0, ${vocabSize})`);
+  }
+  // An empty prompt starts from BOS, as HF's generate does.
+  if (ids.length === 0) {
+    if (bosTokenId === null) throw new WeftError('E_OPTION', 'the prompt is empty and the model has no BOS token to start from');
+    ids = [bosTokenId];
+  }
+  return ids;
+}
+
+// ---- the KV cache across calls -------------------------------------------------------------------------------------
+
+/** The ids whose keys and values each model's cache holds, in order, as far as this module fed them. */
+const cachedIds = new WeakMap<CausalLM, number[]>();
+
+function forwardTracked(model: CausalLM, ids: number[]): Float32Array {
+  const logits = model.forward(ids);
+  cachedIds.get(model)?.push(...ids);
+  return logits;
+}
+
+/**
+ * Runs the prompt, keeping the longest cached prefix it shares with the previous call when `reuse` is set (and
+ * the record matches the cache: someone else may have called forward since). At least the last prompt token is
+ * always run, for its logits.
+ */
+function prefillWithCache(model: CausalLM, promptIds: number[], reuse: boolean): { logits: Float32Array; tokens: number } {
+  const cached = cachedIds.get(model);
+  let keep = 0;
+  if (reuse && cached && cached.length === model.cacheLength) {
+    const limit = Math.min(cached.length, promptIds.length - 1);
+    while (keep < limit && cached[keep] === promptIds[keep]) keep++;
+  }
+  if (keep > 0) {
+    model.truncate(keep);
+    cached!.length = keep;
+  } else {
+    model.reset();
+    cachedIds.set(model, []);
+  }
+  const rest = promptIds.slice(keep);
+  return { logits: forwardTracked(model, rest), tokens: rest.length };
+}
+
+// ---- stop strings --------------------------------------------------------------------------------------------------
+
+/**
+ * Holds back text that might be the start of a stop string until the next piece settles it, so a stop string
+ * split across tokens is still caught and never shown.
+ */
+export class StopStrings {
+  private pending = '';
+
+  constructor(private readonly stops: readonly string[]) {}
+
+  /** Adds a piece; returns the text that is now safe to show, and whether a stop string was completed. */
+  push(piece: string): { text: string; stopped: boolean } {
+    this.pending += piece;
+    if (this.stops.length === 0) return { text: this.flush(), stopped: false };
+    let cut = -1;
+    for (const s of this.stops) {
+      const i = this.pending.indexOf(s);
+      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    }
+    if (cut >= 0) {
+      const text = this.pending.slice(0, cut);
+      this.pending = '';
+      return { text, stopped: true };
+    }
+    let hold = 0; // the longest end of `pending` that is a proper prefix of some stop string
+    for (const s of this.stops) {
+      for (let k = Math.min(s.length - 1, this.pending.length); k > hold; k--) {
+        if (this.pending.endsWith(s.slice(0, k))) {
+          hold = k;
+          break;
+        }
+      }
+    }
+    const text = this.pending.slice(0, this.pending.length - hold);
+    this.pending = this.pending.slice(this.pending.length - hold);
+    return { text, stopped: false };
+  }
+
+  /** Everything held back (at the end of generation it is plain text). */
+  flush(): string {
+    const text = this.pending;
+    this.pending = '';
+    return text;
+  }
+}
+
+/** Lets timers and I/O run (a macrotask: setImmediate where it exists, else setTimeout). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}

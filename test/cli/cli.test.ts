@@ -1,0 +1,153 @@
+/**
+ * The `weft` command end to end, as a user runs it (a child process): generate, forward, chat and their errors.
+ * Expected outputs come from llama2.c's own test (the stories260K greedy text) and from the float64 reference
+ * outputs of ref-models/.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dataPath, describeData } from '../helpers/data.js';
+
+const ROOT = resolve(__dirname, '../..');
+/** Each test spawns one or more Node processes (~1 s each, more on a busy machine). */
+const SPAWN_TIMEOUT = 60_000;
+
+/** Runs `weft <args>` (through tsx on the sources) with optional stdin; resolves with the exit code and output. */
+function weft(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+const STORIES = dataPath('llama2c-stories260k');
+const STORIES_ARGS = ['--model', `${STORIES}/stories260K.bin`, '--tokenizer', `${STORIES}/tok512.bin`];
+
+describeData('weft generate on stories260K (llama2.c run.c semantics, cases.json)', () => {
+  const expectedText = () => readFileSync(`${STORIES}/expected_greedy_bos_200.txt`, 'utf8');
+
+  const models: Array<[string, string[]]> = [
+    ['stories260K.bin + tok512.bin', STORIES_ARGS],
+    ['stories260K.gguf (its own vocabulary)', ['--model', `${STORIES}/stories260K.gguf`]],
+  ];
+  for (const [name, args] of models) {
+    it(`${name}: greedy from BOS for 200 tokens prints exactly expected_greedy_bos_200.txt, then one newline`, async () => {
+      const r = await weft(['generate', ...args, '--max-new-tokens', '200', '--temperature', '0']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.endsWith('\n')).toBe(true);
+      expect(r.stdout.slice(0, -1)).toBe(expectedText());
+    }, SPAWN_TIMEOUT);
+  }
+
+  it('--json has exactly the fields of issue 4, with the ids llama.cpp produced', async () => {
+    const r = await weft(['generate', ...STORIES_ARGS, '--max-new-tokens', '200', '--temperature', '0', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out).sort()).toEqual(['finish_reason', 'peak_memory_bytes', 'prompt_token_ids', 'text', 'timings', 'token_ids']);
+    expect(Object.keys(out.timings).sort()).toEqual(['decode_tokens_per_s', 'load_ms', 'prefill_tokens_per_s']);
+    const expectedIds = JSON.parse(readFileSync(`${STORIES}/expected_greedy_bos_200.ids.json`, 'utf8')).ids as number[];
+    expect(out.prompt_token_ids).toEqual([1]);
+    expect(out.token_ids).toEqual(expectedIds.slice(1));
+    expect(out.text).toBe(expectedText());
+    expect(out.finish_reason).toBe('length');
+    expect(out.peak_memory_bytes).toBeGreaterThan(0);
+    for (const v of Object.values(out.timings)) expect(v).toBeGreaterThan(0);
+  }, SPAWN_TIMEOUT);
+
+  it('with no --model, runs the embedded stories260K (its greedy text starts the expected story)', async () => {
+    const r = await weft(['generate', '--max-new-tokens', '30', '--temperature', '0']);
+    expect(r.code).toBe(0);
+    const text = r.stdout.slice(0, -1);
+    expect(text.length).toBeGreaterThan(20);
+    expect(expectedText().startsWith(text)).toBe(true);
+  }, SPAWN_TIMEOUT);
+
+  it('a prompt and a stop string: the text stops before the stop string', async () => {
+    const r = await weft(['generate', '--prompt', 'Once upon a time', '--max-new-tokens', '100', '--temperature', '0', '--stop', 'Lily', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.finish_reason).toBe('stop');
+    expect(out.text).not.toContain('Lily');
+    expect(out.prompt_token_ids[0]).toBe(1); // BOS, as run.c's encode(text, bos=1)
+  }, SPAWN_TIMEOUT);
+
+  it('seeded sampling prints the same text twice', async () => {
+    const args = ['generate', '--max-new-tokens', '40', '--temperature', '1', '--top-p', '0.9', '--seed', '7'];
+    const [a, b] = [await weft(args), await weft(args)];
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+  }, SPAWN_TIMEOUT);
+});
+
+describeData('weft forward against ref-models expected_outputs.json', () => {
+  // Tolerance 2e-5: ref-models/README.md — f32 arithmetic deviates from the float64 reference by ≤ 2.3e-6 on
+  // logits; 2e-5 leaves about 4× headroom (also for the f16/bf16 copies, whose references used the rounded weights).
+  const TOL = 2e-5;
+  const cases: Array<[string, string]> = [
+    ['gpt2-a', 'all'],
+    ['llama-a', 'last'],
+    ['qwen2-a', '0,5'],
+  ];
+  for (const [name, positions] of cases) {
+    it(`${name} --positions ${positions}: every logit within ${TOL}`, async () => {
+      const expected = JSON.parse(readFileSync(dataPath('ref-models', name, 'expected_outputs.json'), 'utf8'));
+      const c = expected.cases[1] as { input_ids: number[]; logits: number[][] };
+      const r = await weft(['forward', '--model', dataPath('ref-models', name), '--ids', c.input_ids.join(','), '--positions', positions, '--json']);
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as { logits: Record<string, number[]> };
+      const want = positions === 'all' ? c.input_ids.map((_, i) => i) : positions === 'last' ? [c.input_ids.length - 1] : positions.split(',').map(Number);
+      expect(Object.keys(out.logits).map(Number).sort((a, b) => a - b)).toEqual(want);
+      let maxDiff = 0;
+      for (const pos of want) {
+        expect(out.logits[pos].length).toBe(c.logits[pos].length);
+        out.logits[pos].forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - c.logits[pos][j]))));
+      }
+      expect(maxDiff).toBeLessThan(TOL);
+    }, SPAWN_TIMEOUT);
+  }
+});
+
+describeData('weft chat', () => {
+  it('stories260K has no chat template: a note on stderr, and each piped line is continued as plain text', async () => {
+    const r = await weft(['chat', '--max-new-tokens', '12', '--temperature', '0'], 'Once upon a time\nThe dog\n');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/no chat template/);
+    const answers = r.stdout.split('\n').slice(0, -1);
+    expect(answers.length).toBe(2);
+    // each answer is what `weft generate --prompt <line>` prints for the same options
+    for (const [i, line] of ['Once upon a time', 'The dog'].entries()) {
+      const g = await weft(['generate', '--prompt', line, '--max-new-tokens', '12', '--temperature', '0']);
+      expect(answers[i] + '\n').toBe(g.stdout);
+    }
+  }, SPAWN_TIMEOUT);
+});
+
+describe('weft errors', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['a non-numeric option value', ['generate', '--temperature', 'warm'], /^weft: option --temperature must be a number, got 'warm'/],
+    ['an out-of-range option value', ['generate', '--top-p', '2'], /^weft: option --top-p must be in \(0, 1\], got 2/],
+    ['an unknown option', ['generate', '--bogus'], /^weft: Unknown option '--bogus'/],
+    ['both --prompt and --ids', ['generate', '--prompt', 'x', '--ids', '1'], /^weft: options --prompt and --ids exclude each other/],
+    ['bad --ids', ['forward', '--model', 'x', '--ids', '1,a'], /^weft: option --ids must be comma-separated token ids/],
+    ['forward without --ids', ['forward', '--model', 'x'], /^weft: option --ids is required/],
+    ['forward without --model', ['forward', '--ids', '1'], /^weft: option --model is required/],
+    ['a missing model path', ['generate', '--model', '/nonexistent/model.gguf'], /^weft: .*\/nonexistent\/model\.gguf/],
+    ['an unknown command', ['summarize'], /^weft: unknown command 'summarize'/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`${what}: prints "weft: <message>" and exits with 1`, async () => {
+      const r = await weft(args);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(message);
+    }, SPAWN_TIMEOUT);
+  }
+});
