@@ -1,1 +1,418 @@
-// placeholder: kernels of this family land here
+// Linear layers: y[rows×outF] = x[rows×inF] · Wᵀ (+ b[outF]), and the embedding lookup that reads the same weights.
+//
+// The weight is read in the packed layout (documented in src/runtime/layout.ts): blocks of 4 output rows, each
+// block a run of groups of 8 input features, each group the 8 weights of row 0, then row 1, 2, 3. One block is one
+// contiguous stretch of memory and the blocks follow each other, so a matvec reads the whole matrix as a single
+// sequential stream, 4 rows at a time from one pointer. Rows are zero-padded to a whole number of groups and the
+// matrix to a whole number of blocks, so the kernels never test for a short group of weights (only x is short).
+// A group of one row is 32 bytes of f32 or 16 bytes of f16/bf16: one or two 16-byte loads, widened in registers.
+//
+// f16 and bf16 weights stay 16-bit in memory and become f32 in registers as they stream. Accumulation is in f32.
+
+const F32: i32 = 0;
+const F16: i32 = 1;
+const BF16: i32 = 2;
+
+/** Output rows per packed block and input features per group: the packing constants of layout.ts. */
+const BLOCK_ROWS: i32 = 4;
+const GROUP: i32 = 8;
+
+// ---- SIMD helpers ----------------------------------------------------------------------------------------------
+
+/** acc + a·b. The relaxed build may fuse it into one rounding (relaxed_madd), so results can differ in the last bits. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/** [Σa, Σb, Σc, Σd]: the horizontal sums of four vectors, by two rounds of pairwise adds. */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7)); // a0+a2 b0+b2 a1+a3 b1+b3
+  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return f32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/** The first n (may be ≤ 0 or ≥ 4) f32 at p in the low lanes, zeros above: x past its end must not be read. */
+// @ts-ignore: decorator
+@inline function loadF32Partial(p: usize, n: i32): v128 {
+  if (n >= 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  if (n > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Stores the first n (≤ 4) lanes of v at p. */
+// @ts-ignore: decorator
+@inline function storeF32Partial(p: usize, v: v128, n: i32): void {
+  if (n >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  if (n > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** 16-bit lanes 0..3 of a and b interleaved: 32-bit lane i holds a[i] in its low and b[i] in its high half. */
+// @ts-ignore: decorator
+@inline function interleaveLow(a: v128, b: v128): v128 {
+  return i16x8.shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/** The same for 16-bit lanes 4..7. */
+// @ts-ignore: decorator
+@inline function interleaveHigh(a: v128, b: v128): v128 {
+  return i16x8.shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/*
+ * f16 → f32, exact for every pattern and without ever computing on an f32 subnormal (x86 takes a ~100-cycle assist
+ * per subnormal operand: weights with 1% subnormal halves ran twice as slowly through a multiply-based conversion).
+ * Most of the work is done on all 8 halves at once in 16-bit lanes, building the two halves of each f32 encoding:
+ *   - lower 16 bits: the last 3 mantissa bits, at the top (h << 13);
+ *   - upper 16 bits: exponent + 112 (the bias change 127 − 15) and the first 7 mantissa bits. A subnormal half
+ *     (exponent 0) gets exponent 113 instead, which reads as 2^-14·(1 + m/1024); subtracting 2^-14 afterwards, in
+ *     f32, removes the implicit one and leaves m·2^-24, a normal f32 (zero included).
+ * An interleave joins lower and upper halves into f32 lanes. Last, an OR puts back the sign (after the subtraction,
+ * so that −0 stays −0) and, for exponent 31, all f32 exponent bits: inf, or nan with its payload untouched (no
+ * arithmetic ever sees the nan). The 16-bit work is written once per half below; the engine computes it once.
+ */
+
+/** Upper 16 bits of the f32 encodings of 8 f16, without sign (subnormals with exponent 113, see above). */
+// @ts-ignore: decorator
+@inline function f16Upper(h: v128): v128 {
+  const magnitude = v128.and(h, i16x8.splat(0x7fff));
+  const subnormal = i16x8.lt_s(magnitude, i16x8.splat(0x0400)); // all ones where the exponent is 0
+  const rebiased = i16x8.add(i16x8.shr_u(magnitude, 3), i16x8.splat(0x3800)); // exponent + 112
+  return i16x8.sub(rebiased, i16x8.shl(subnormal, 7)); // − (−1 << 7): exponent + 1 more where subnormal
+}
+
+/** Upper 16 bits of 2^-14 (0x3880) where the half is subnormal or zero, 0 elsewhere: what the f32 subtraction removes. */
+// @ts-ignore: decorator
+@inline function f16ImplicitOne(h: v128): v128 {
+  return v128.and(i16x8.lt_s(v128.and(h, i16x8.splat(0x7fff)), i16x8.splat(0x0400)), i16x8.splat(0x3880));
+}
+
+/** Upper 16 bits to OR in last: the sign, and all exponent bits where the half is inf or nan. */
+// @ts-ignore: decorator
+@inline function f16SignAndSpecial(h: v128): v128 {
+  const infOrNan = i16x8.gt_s(v128.and(h, i16x8.splat(0x7fff)), i16x8.splat(0x7bff));
+  return v128.or(v128.and(h, i16x8.splat(-0x8000)), v128.and(infOrNan, i16x8.splat(0x7f80)));
+}
+
+/** f32 of halves 0..3 of the 8 f16 in h. */
+// @ts-ignore: decorator
+@inline function f16LowToF32(h: v128): v128 {
+  const zero = i16x8.splat(0);
+  const f = f32x4.sub(interleaveLow(i16x8.shl(h, 13), f16Upper(h)), interleaveLow(zero, f16ImplicitOne(h)));
+  return v128.or(f, interleaveLow(zero, f16SignAndSpecial(h)));
+}
+
+/** f32 of halves 4..7 of the 8 f16 in h. */
+// @ts-ignore: decorator
+@inline function f16HighToF32(h: v128): v128 {
+  const zero = i16x8.splat(0);
+  const f = f32x4.sub(interleaveHigh(i16x8.shl(h, 13), f16Upper(h)), interleaveHigh(zero, f16ImplicitOne(h)));
+  return v128.or(f, interleaveHigh(zero, f16SignAndSpecial(h)));
+}
+
+/**
+ * Weights of elements 0..3 of a group as f32x4. `v` is the 16 bytes at the group's row (all 8 elements for 16-bit
+ * types, the first 4 for f32). `dtype` is a constant at every call, so each kernel keeps only its own branch.
+ */
+// @ts-ignore: decorator
+@inline function weightsLo(v: v128, dtype: i32): v128 {
+  if (dtype == F32) return v;
+  if (dtype == F16) return f16LowToF32(v);
+  return interleaveLow(i16x8.splat(0), v); // a bf16 is the upper half of an f32
+}
+
+/** Weights of elements 4..7 of a group as f32x4 (see `weightsLo`; f32 loads them from p + 16). */
+// @ts-ignore: decorator
+@inline function weightsHi(p: usize, v: v128, dtype: i32): v128 {
+  if (dtype == F32) return v128.load(p, 16);
+  if (dtype == F16) return f16HighToF32(v);
+  return interleaveHigh(i16x8.splat(0), v);
+}
+
+/** Bytes of one row's weights in one group. */
+// @ts-ignore: decorator
+@inline function groupRowBytes(dtype: i32): usize {
+  return dtype == F32 ? 32 : 16;
+}
+
+/** Bytes of one packed block of 4 rows. */
+// @ts-ignore: decorator
+@inline function blockBytes(inF: i32, dtype: i32): usize {
+  return <usize>((inF + GROUP - 1) / GROUP) * BLOCK_ROWS * groupRowBytes(dtype);
+}
+
+// ---- packed kernels --------------------------------------------------------------------------------------------
+
+/**
+ * The 4 sums y[o..o+3] of one row of x against one packed block: the matvec (decode, and the rows left over by the
+ * prefill tile). 8 accumulators (4 weight rows × 2 halves of a group) keep enough adds in flight to stream memory.
+ */
+// @ts-ignore: decorator
+@inline function blockTimesRow(x: usize, block: usize, inF: i32, dtype: i32): v128 {
+  const rowBytes = groupRowBytes(dtype);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  let pw = block;
+  for (let k = 0; k < inF; k += GROUP) {
+    const px = x + (<usize>k << 2);
+    let xlo: v128, xhi: v128;
+    if (k + GROUP <= inF) {
+      xlo = v128.load(px);
+      xhi = v128.load(px, 16);
+    } else {
+      xlo = loadF32Partial(px, inF - k);
+      xhi = loadF32Partial(px + 16, inF - k - 4);
+    }
+    let v = v128.load(pw);
+    a0 = madd(xlo, weightsLo(v, dtype), a0);
+    a1 = madd(xhi, weightsHi(pw, v, dtype), a1);
+    v = v128.load(pw + rowBytes);
+    a2 = madd(xlo, weightsLo(v, dtype), a2);
+    a3 = madd(xhi, weightsHi(pw + rowBytes, v, dtype), a3);
+    v = v128.load(pw + 2 * rowBytes);
+    a4 = madd(xlo, weightsLo(v, dtype), a4);
+    a5 = madd(xhi, weightsHi(pw + 2 * rowBytes, v, dtype), a5);
+    v = v128.load(pw + 3 * rowBytes);
+    a6 = madd(xlo, weightsLo(v, dtype), a6);
+    a7 = madd(xhi, weightsHi(pw + 3 * rowBytes, v, dtype), a7);
+    pw += 4 * rowBytes;
+  }
+  return hsum4(f32x4.add(a0, a1), f32x4.add(a2, a3), f32x4.add(a4, a5), f32x4.add(a6, a7));
+}
+
+/**
+ * Four rows of x against one packed block (the prefill tile): each weight vector, once loaded and widened, serves
+ * four rows. 16 accumulators, one per (row, output); the sums of row r go to yr (4 lanes each).
+ */
+// @ts-ignore: decorator
+@inline function blockTimesFourRows(x0: usize, x1: usize, x2: usize, x3: usize, block: usize, inF: i32, dtype: i32, y0: usize, y1: usize, y2: usize, y3: usize, b: usize, o: i32, end: i32): void {
+  const rowBytes = groupRowBytes(dtype);
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+  let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0), a23 = f32x4.splat(0);
+  let a30 = f32x4.splat(0), a31 = f32x4.splat(0), a32 = f32x4.splat(0), a33 = f32x4.splat(0);
+  let pw = block;
+  for (let k = 0; k < inF; k += GROUP) {
+    const off = <usize>k << 2;
+    let x0lo: v128, x0hi: v128, x1lo: v128, x1hi: v128, x2lo: v128, x2hi: v128, x3lo: v128, x3hi: v128;
+    if (k + GROUP <= inF) {
+      x0lo = v128.load(x0 + off);
+      x0hi = v128.load(x0 + off, 16);
+      x1lo = v128.load(x1 + off);
+      x1hi = v128.load(x1 + off, 16);
+      x2lo = v128.load(x2 + off);
+      x2hi = v128.load(x2 + off, 16);
+      x3lo = v128.load(x3 + off);
+      x3hi = v128.load(x3 + off, 16);
+    } else {
+      x0lo = loadF32Partial(x0 + off, inF - k);
+      x0hi = loadF32Partial(x0 + off + 16, inF - k - 4);
+      x1lo = loadF32Partial(x1 + off, inF - k);
+      x1hi = loadF32Partial(x1 + off + 16, inF - k - 4);
+      x2lo = loadF32Partial(x2 + off, inF - k);
+      x2hi = loadF32Partial(x2 + off + 16, inF - k - 4);
+      x3lo = loadF32Partial(x3 + off, inF - k);
+      x3hi = loadF32Partial(x3 + off + 16, inF - k - 4);
+    }
+    let v = v128.load(pw);
+    let lo = weightsLo(v, dtype), hi = weightsHi(pw, v, dtype);
+    a00 = madd(x0hi, hi, madd(x0lo, lo, a00));
+    a10 = madd(x1hi, hi, madd(x1lo, lo, a10));
+    a20 = madd(x2hi, hi, madd(x2lo, lo, a20));
+    a30 = madd(x3hi, hi, madd(x3lo, lo, a30));
+    v = v128.load(pw + 1 * rowBytes);
+    lo = weightsLo(v, dtype);
+    hi = weightsHi(pw + 1 * rowBytes, v, dtype);
+    a01 = madd(x0hi, hi, madd(x0lo, lo, a01));
+    a11 = madd(x1hi, hi, madd(x1lo, lo, a11));
+    a21 = madd(x2hi, hi, madd(x2lo, lo, a21));
+    a31 = madd(x3hi, hi, madd(x3lo, lo, a31));
+    v = v128.load(pw + 2 * rowBytes);
+    lo = weightsLo(v, dtype);
+    hi = weightsHi(pw + 2 * rowBytes, v, dtype);
+    a02 = madd(x0hi, hi, madd(x0lo, lo, a02));
+    a12 = madd(x1hi, hi, madd(x1lo, lo, a12));
+    a22 = madd(x2hi, hi, madd(x2lo, lo, a22));
+    a32 = madd(x3hi, hi, madd(x3lo, lo, a32));
+    v = v128.load(pw + 3 * rowBytes);
+    lo = weightsLo(v, dtype);
+    hi = weightsHi(pw + 3 * rowBytes, v, dtype);
+    a03 = madd(x0hi, hi, madd(x0lo, lo, a03));
+    a13 = madd(x1hi, hi, madd(x1lo, lo, a13));
+    a23 = madd(x2hi, hi, madd(x2lo, lo, a23));
+    a33 = madd(x3hi, hi, madd(x3lo, lo, a33));
+    pw += 4 * rowBytes;
+  }
+  storeOutputs(y0, hsum4(a00, a01, a02, a03), b, o, end);
+  storeOutputs(y1, hsum4(a10, a11, a12, a13), b, o, end);
+  storeOutputs(y2, hsum4(a20, a21, a22, a23), b, o, end);
+  storeOutputs(y3, hsum4(a30, a31, a32, a33), b, o, end);
+}
+
+/** Writes the 4 sums of block o (outputs o..o+3, clipped to end) into the output row yRow, adding the bias if any. */
+// @ts-ignore: decorator
+@inline function storeOutputs(yRow: usize, sums: v128, b: usize, o: i32, end: i32): void {
+  const n = end - o;
+  const at = <usize>o << 2;
+  if (b) sums = f32x4.add(sums, loadF32Partial(b + at, n));
+  storeF32Partial(yRow + at, sums, n);
+}
+
+/** The shared body of linearF32/F16/BF16: blocks outermost, so one block's weights serve every row from cache. */
+// @ts-ignore: decorator
+@inline function linearPacked(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32, dtype: i32): void {
+  const bytesPerBlock = blockBytes(inF, dtype);
+  const xRowBytes = <usize>inF << 2;
+  const yRowBytes = <usize>outF << 2;
+  for (let o = start; o < end; o += BLOCK_ROWS) {
+    const block = w + <usize>(o / BLOCK_ROWS) * bytesPerBlock;
+    let r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const x0 = x + <usize>r * xRowBytes;
+      const y0 = y + <usize>r * yRowBytes;
+      blockTimesFourRows(x0, x0 + xRowBytes, x0 + 2 * xRowBytes, x0 + 3 * xRowBytes, block, inF, dtype, y0, y0 + yRowBytes, y0 + 2 * yRowBytes, y0 + 3 * yRowBytes, b, o, end);
+    }
+    for (; r < rows; r++) storeOutputs(y + <usize>r * yRowBytes, blockTimesRow(x + <usize>r * xRowBytes, block, inF, dtype), b, o, end);
+  }
+}
+
+export function linearF32(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+  linearPacked(x, w, b, y, rows, inF, outF, start, end, F32);
+}
+
+export function linearF16(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+  linearPacked(x, w, b, y, rows, inF, outF, start, end, F16);
+}
+
+export function linearBF16(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+  linearPacked(x, w, b, y, rows, inF, outF, start, end, BF16);
+}
+
+// ---- scalar references: plain row-major W, one dot product at a time --------------------------------------------
+
+/** f16 bits → f32, case by case (independent of the SIMD trick above). */
+function f16ToF32(h: u32): f32 {
+  const sign = (h & 0x8000) << 16;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent == 0) {
+    const magnitude = <f32>mantissa * 5.9604644775390625e-8; // mantissa · 2^-24, exact
+    return sign ? -magnitude : magnitude;
+  }
+  if (exponent == 31) return reinterpret<f32>(sign | 0x7f800000 | (mantissa << 13));
+  return reinterpret<f32>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+
+/** Element i of a plain array of `dtype` as f32. */
+// @ts-ignore: decorator
+@inline function loadElement(p: usize, i: usize, dtype: i32): f32 {
+  if (dtype == F32) return load<f32>(p + (i << 2));
+  const bits = <u32>load<u16>(p + (i << 1));
+  return dtype == F16 ? f16ToF32(bits) : reinterpret<f32>(bits << 16);
+}
+
+// @ts-ignore: decorator
+@inline function linearPlain(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32, dtype: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const xRow = x + (<usize>r * inF << 2);
+    for (let o = start; o < end; o++) {
+      const wRow = <usize>o * <usize>inF;
+      let sum: f32 = 0;
+      for (let k = 0; k < inF; k++) sum += load<f32>(xRow + (<usize>k << 2)) * loadElement(w, wRow + <usize>k, dtype);
+      if (b) sum += load<f32>(b + (<usize>o << 2));
+      store<f32>(y + ((<usize>r * outF + o) << 2), sum);
+    }
+  }
+}
+
+export function linearF32_ref(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+  linearPlain(x, w, b, y, rows, inF, outF, start, end, F32);
+}
+
+export function linearF16_ref(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+  linearPlain(x, w, b, y, rows, inF, outF, start, end, F16);
+}
+
+export function linearBF16_ref(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+  linearPlain(x, w, b, y, rows, inF, outF, start, end, BF16);
+}
+
+// ---- packing and lookups ----------------------------------------------------------------------------------------
+
+/** Byte offset, inside a packed matrix, of element k of row o (the position `packLinear` gives it). */
+// @ts-ignore: decorator
+@inline function packedOffset(o: i32, k: i32, inF: i32, dtype: i32): usize {
+  const elementBytes: usize = dtype == F32 ? 4 : 2;
+  return <usize>(o / BLOCK_ROWS) * blockBytes(inF, dtype) + <usize>(k / GROUP) * BLOCK_ROWS * groupRowBytes(dtype) + <usize>(o % BLOCK_ROWS) * groupRowBytes(dtype) + <usize>(k % GROUP) * elementBytes;
+}
+
+/**
+ * Repacks plain row-major W [outF×inF] at src into the packed layout at dst (same dtype: 0 f32, 1 f16, 2 bf16).
+ * dst must hold the padded size (layout.ts `packedLinearBytes`); the padding is written as zeros. Whole groups
+ * move 16 or 32 bytes at a time (a load-time pass over every weight), the short last group element by element.
+ */
+export function packLinear(src: usize, dst: usize, outF: i32, inF: i32, dtype: i32): void {
+  const elementBytes: usize = dtype == F32 ? 4 : 2;
+  memory.fill(dst, 0, <usize>((outF + BLOCK_ROWS - 1) / BLOCK_ROWS) * blockBytes(inF, dtype));
+  const fullGroupsEnd = inF - inF % GROUP;
+  for (let o = 0; o < outF; o++) {
+    const row = src + <usize>o * <usize>inF * elementBytes;
+    for (let k = 0; k < fullGroupsEnd; k += GROUP) {
+      const from = row + <usize>k * elementBytes;
+      const to = dst + packedOffset(o, k, inF, dtype);
+      v128.store(to, v128.load(from));
+      if (dtype == F32) v128.store(to, v128.load(from, 16), 16);
+    }
+    for (let k = fullGroupsEnd; k < inF; k++) {
+      const from = row + <usize>k * elementBytes;
+      const to = dst + packedOffset(o, k, inF, dtype);
+      if (dtype == F32) store<u32>(to, load<u32>(from));
+      else store<u16>(to, load<u16>(from));
+    }
+  }
+}
+
+/**
+ * Embedding lookup: out[n×dim] f32 = rows ids[n] (i32) of table [rows×dim] of dtype 0/1/2, packed (packed = 1, as
+ * made by packLinear, e.g. a tied lm_head) or plain. The caller checks the ids against the table's row count.
+ */
+export function gatherRows(table: usize, ids: usize, out: usize, n: i32, dim: i32, dtype: i32, packed: i32): void {
+  for (let i = 0; i < n; i++) {
+    const id = load<i32>(ids + (<usize>i << 2));
+    const outRow = out + (<usize>i * dim << 2);
+    if (packed) {
+      if (dtype == F32) gatherPacked(table, id, outRow, dim, F32);
+      else if (dtype == F16) gatherPacked(table, id, outRow, dim, F16);
+      else gatherPacked(table, id, outRow, dim, BF16);
+    } else if (dtype == F32) {
+      memory.copy(outRow, table + (<usize>id * dim << 2), <usize>dim << 2);
+    } else {
+      const row = table + (<usize>id * dim << 1);
+      for (let k = 0; k < dim; k++) store<f32>(outRow + (<usize>k << 2), loadElement(row, <usize>k, dtype));
+    }
+  }
+}
+
+/** One row of a packed table, widened group by group with the kernels' own decoding. */
+// @ts-ignore: decorator
+@inline function gatherPacked(table: usize, id: i32, outRow: usize, dim: i32, dtype: i32): void {
+  let p = table + packedOffset(id, 0, dim, dtype);
+  const step = <usize>BLOCK_ROWS * groupRowBytes(dtype);
+  for (let k = 0; k < dim; k += GROUP) {
+    const v = v128.load(p);
+    const dst = outRow + (<usize>k << 2);
+    storeF32Partial(dst, weightsLo(v, dtype), dim - k);
+    storeF32Partial(dst + 16, weightsHi(p, v, dtype), dim - k - 4);
+    p += step;
+  }
+}

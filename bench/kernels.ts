@@ -1,0 +1,251 @@
+/**
+ * `npm run bench:kernels [-- --json] [-- --simd]`: throughput of the wasm kernels, each beside its scalar `_ref`
+ * twin (same build flags) and, for the linear layer, a plain-TypeScript loop of the same math; plus the machine's
+ * read bandwidth (a SIMD sum over 256 MB) and copy bandwidth (memory.copy of 256 MB), measured in the same run so
+ * the matvec can be put as a fraction of them. The npm script starts Node with relaxed SIMD enabled, so the
+ * relaxed build runs unless `--simd` asks for the plain one; the first line says which.
+ */
+import { packedLinearBytes, packLinearWeight, type WeightDType } from '../src/runtime/layout.js';
+import type { Kernels } from '../src/runtime/kernels.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+import { JSON_OUTPUT, log, median, printTable, timeAlternating, timeIt } from './util.js';
+
+const rt = await Runtime.create({ relaxedSimd: process.argv.includes('--simd') ? false : 'auto' });
+const k = rt.kernels;
+const build = rt.relaxedSimd ? 'relaxed-SIMD' : 'SIMD128 (no relaxed)';
+log(`weft kernels: ${build} build, Node ${process.version}, one thread. Figures are medians; compare ratios, not absolutes.\n`);
+
+// ---- data ------------------------------------------------------------------------------------------------------
+
+/** xorshift32: fast enough to fill hundreds of MB, and fixed so runs see the same data. */
+let state = 0x9e3779b9;
+function nextBits(): number {
+  state ^= state << 13;
+  state ^= state >>> 17;
+  state ^= state << 5;
+  return state >>> 0;
+}
+
+/** Fills a tensor with data (never leave a benchmark buffer untouched: fresh pages read as zeros, too fast). */
+function fill(t: Tensor): void {
+  if (t.dtype === 'f32') {
+    const f = rt.f32View(t);
+    for (let i = 0; i < f.length; i++) f[i] = nextBits() / 2 ** 31 - 1;
+    return;
+  }
+  // 16-bit weights: random sign and mantissa, magnitudes 2^-6 .. 2 (normal numbers of both f16 and bf16)
+  const h = new Uint16Array(rt.memory.buffer, t.offset, t.byteLength / 2);
+  for (let i = 0; i < h.length; i++) {
+    const r = nextBits();
+    h[i] = t.dtype === 'f16' ? (r & 0x83ff) | ((9 + (r >>> 16) % 7) << 10) : (r & 0x807f) | ((121 + (r >>> 16) % 7) << 7);
+  }
+}
+
+function tensor(dtype: 'f32' | 'f16' | 'bf16', shape: number[]): Tensor {
+  const t = rt.alloc(dtype, shape);
+  fill(t);
+  return t;
+}
+
+const has = (name: keyof Kernels) => typeof (k as unknown as Record<string, unknown>)[name] === 'function';
+const GB = 1e9;
+
+// ---- bandwidth -------------------------------------------------------------------------------------------------
+
+const PROBE_BYTES = 256 << 20;
+const probe = tensor('f32', [PROBE_BYTES / 4]);
+const copyTarget = rt.alloc('f32', [PROBE_BYTES / 4]);
+const readProbe = () => k.sumF32(probe.offset, PROBE_BYTES / 4);
+const copyProbe = () => k.copyBytes(copyTarget.offset, probe.offset, PROBE_BYTES);
+const readGBs = PROBE_BYTES / GB / timeIt(readProbe, { minSamples: 9 });
+const copyGBs = PROBE_BYTES / GB / timeIt(copyProbe, { minSamples: 9 });
+printTable('memory bandwidth (256 MB buffers)', ['probe', 'GB/s'], [
+  ['read (sumF32)', readGBs],
+  ['copy (copyBytes, bytes copied)', copyGBs],
+]);
+
+/**
+ * A matvec's GB/s as a fraction of the read and of the copy bandwidth, from calls alternating with the two probes
+ * (the median of the per-round ratios), so that a change of load on the shared machine moves both sides alike.
+ */
+function bandwidthFractions(matvec: () => void, bytes: number): { read: number; copy: number } {
+  const fraction = (probeFn: () => void) => {
+    const [tMatvec, tProbe] = timeAlternating([matvec, probeFn], 11);
+    return median(tMatvec.map((t, i) => bytes / t / (PROBE_BYTES / tProbe[i])));
+  };
+  return { read: fraction(readProbe), copy: fraction(copyProbe) };
+}
+
+// ---- linear ----------------------------------------------------------------------------------------------------
+
+/** The plain-TypeScript linear layer: y = x·Wᵀ over a row-major W, 16-bit weights widened through a table. */
+function linearTS(x: Float32Array, w: Float32Array | Uint16Array, widen: Float32Array | null, y: Float32Array, rows: number, inF: number, outF: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outF; o++) {
+      let sum = 0;
+      const wRow = o * inF;
+      const xRow = r * inF;
+      if (widen) for (let i = 0; i < inF; i++) sum += x[xRow + i] * widen[w[wRow + i]];
+      else for (let i = 0; i < inF; i++) sum += x[xRow + i] * w[wRow + i];
+      y[r * outF + o] = sum;
+    }
+  }
+}
+
+/** f32 value of every 16-bit pattern, for the TypeScript loop. */
+function widenTable(dtype: 'f16' | 'bf16'): Float32Array {
+  const table = new Float32Array(65536);
+  const bits = new Uint32Array(table.buffer);
+  for (let h = 0; h < 65536; h++) {
+    if (dtype === 'bf16') bits[h] = h << 16;
+    else {
+      const e = (h >> 10) & 0x1f;
+      const m = h & 0x3ff;
+      const magnitude = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
+      table[h] = h & 0x8000 ? -magnitude : magnitude;
+    }
+  }
+  return table;
+}
+
+const LINEAR_SHAPES: Array<[number, number, number]> = [
+  [1, 576, 1536],
+  [128, 576, 1536],
+  [1, 4096, 4096],
+  [1, 8192, 8192], // a 256 MB f32 matrix: past any cache
+];
+const LINEAR_KERNELS = {
+  f32: ['linearF32', 'linearF32_ref'],
+  f16: ['linearF16', 'linearF16_ref'],
+  bf16: ['linearBF16', 'linearBF16_ref'],
+} as const;
+
+interface LinearResult {
+  dtype: WeightDType;
+  shape: string;
+  seconds: { packed: number; ref: number; ts: number };
+  gflops: { packed: number; ref: number; ts: number };
+  /** Bytes of weights, x and y moved per second by the packed kernel. */
+  packedGBs: number;
+  speedupOverRef: number;
+  speedupOverTS: number;
+  /** Matvec shapes only: the packed kernel's weight GB/s over the read and the copy bandwidth (`bandwidthFractions`). */
+  fractionOfRead: number | null;
+  fractionOfCopy: number | null;
+}
+
+const linearResults: LinearResult[] = [];
+for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  const widen = dtype === 'f32' ? null : widenTable(dtype);
+  for (const [rows, inF, outF] of LINEAR_SHAPES) {
+    const plain = tensor(dtype, [outF, inF]);
+    const packed = packLinearWeight(rt, plain, outF, inF, dtype);
+    const x = tensor('f32', [rows, inF]);
+    const y = rt.alloc('f32', [rows, outF]);
+    const [fast, ref] = LINEAR_KERNELS[dtype];
+    const run = (kernel: typeof fast | typeof ref, w: Tensor) => () => k[kernel](x.offset, w.offset, 0, y.offset, rows, inF, outF, 0, outF);
+    const slow = { minSamples: 3, minSeconds: 0.1 };
+    const seconds = {
+      packed: timeIt(run(fast, packed), { minSamples: 7 }),
+      ref: timeIt(run(ref, plain), slow),
+      ts: timeIt(() => {
+        const weights = dtype === 'f32' ? rt.f32View(plain) : new Uint16Array(rt.memory.buffer, plain.offset, outF * inF);
+        linearTS(rt.f32View(x), weights, widen, rt.f32View(y), rows, inF, outF);
+      }, slow),
+    };
+    const flops = 2 * rows * inF * outF;
+    const packedGBs = (packedLinearBytes(outF, inF, dtype) + 4 * rows * (inF + outF)) / GB / seconds.packed;
+    const fractions = rows === 1 && inF >= 4096 ? bandwidthFractions(run(fast, packed), packedLinearBytes(outF, inF, dtype)) : null;
+    linearResults.push({
+      dtype,
+      shape: `${rows}×${inF}×${outF}`,
+      seconds,
+      gflops: { packed: flops / GB / seconds.packed, ref: flops / GB / seconds.ref, ts: flops / GB / seconds.ts },
+      packedGBs,
+      speedupOverRef: seconds.ref / seconds.packed,
+      speedupOverTS: seconds.ts / seconds.packed,
+      fractionOfRead: fractions?.read ?? null,
+      fractionOfCopy: fractions?.copy ?? null,
+    });
+    for (const t of [plain, packed, x, y]) rt.free(t);
+  }
+}
+rt.free(copyTarget);
+rt.free(probe);
+const percent = (f: number | null) => (f === null ? '' : `${(100 * f).toFixed(0)}%`);
+printTable(
+  'linear y = x·Wᵀ (M×K×N = rows × in × out; GB/s = weights + x + y per second; "of read/copy": weight GB/s over the probes, alternating calls)',
+  ['dtype', 'M×K×N', 'ms', 'GFLOP/s', 'GB/s', 'of read', 'of copy', 'ref GFLOP/s', 'TS GFLOP/s', '× ref', '× TS'],
+  linearResults.map((r) => [
+    r.dtype, r.shape, 1000 * r.seconds.packed, r.gflops.packed, r.packedGBs, percent(r.fractionOfRead), percent(r.fractionOfCopy),
+    r.gflops.ref, r.gflops.ts, r.speedupOverRef, r.speedupOverTS,
+  ]),
+);
+
+// ---- norms, softmax, attention: SIMD kernel beside its _ref ----------------------------------------------------
+
+interface PairResult {
+  kernel: string;
+  shape: string;
+  /** null when the kernel module does not export the kernel (yet). */
+  seconds: number | null;
+  refSeconds: number | null;
+  gflops: number | null;
+  gbs: number | null;
+  speedupOverRef: number | null;
+}
+
+/** Times `name` and `name_ref` with the same arguments; `flops` and `bytes` are per call. */
+function pair(kernel: keyof Kernels, shape: string, args: number[], flops: number, bytes: number): PairResult {
+  const ref = `${kernel}_ref` as keyof Kernels;
+  if (!has(kernel) || !has(ref)) return { kernel, shape, seconds: null, refSeconds: null, gflops: null, gbs: null, speedupOverRef: null };
+  const call = (name: keyof Kernels) => (k[name] as (...a: number[]) => unknown).bind(k, ...args);
+  const seconds = timeIt(call(kernel));
+  const refSeconds = timeIt(call(ref), { minSamples: 3, minSeconds: 0.1 });
+  return { kernel, shape, seconds, refSeconds, gflops: flops / GB / seconds, gbs: bytes / GB / seconds, speedupOverRef: refSeconds / seconds };
+}
+
+const pairResults: PairResult[] = [];
+for (const [rows, dim] of [[128, 576], [1, 49152]]) {
+  const x = tensor('f32', [rows, dim]);
+  const gamma = tensor('f32', [dim]);
+  const beta = tensor('f32', [dim]);
+  const y = rt.alloc('f32', [rows, dim]);
+  const io = 8 * rows * dim; // read x, write y
+  const shape = `${rows}×${dim}`;
+  pairResults.push(pair('rmsNorm', shape, [x.offset, gamma.offset, y.offset, dim, 1e-5, 0, rows], 4 * rows * dim, io));
+  pairResults.push(pair('layerNorm', shape, [x.offset, gamma.offset, beta.offset, y.offset, dim, 1e-5, 0, rows], 7 * rows * dim, io));
+  pairResults.push(pair('softmax', shape, [x.offset, 0, y.offset, dim, 0, rows], 4 * rows * dim, io));
+  for (const t of [x, gamma, beta, y]) rt.free(t);
+}
+
+// attention: 9 query heads sharing 3 KV heads of 64 dims (SmolLM-135M's shape)
+const [nHeads, nKvHeads, headDim, capacity] = [9, 3, 64, 512];
+for (const [label, rows, kvLen, pos0] of [['decode', 1, 512, 511], ['prefill causal', 128, 128, 0]] as const) {
+  const q = tensor('f32', [rows, nHeads * headDim]);
+  const kCache = tensor('f32', [nKvHeads, capacity, headDim]);
+  const vCache = tensor('f32', [nKvHeads, capacity, headDim]);
+  const out = rt.alloc('f32', [rows, nHeads * headDim]);
+  const scratch = rt.alloc('f32', [kvLen]);
+  // keys seen per query row: all kvLen when decoding, i+1 for row i of a causal prefill
+  const scores = nHeads * (rows === 1 ? kvLen : (rows * (rows + 1)) / 2);
+  const args = [q.offset, nHeads * headDim, kCache.offset, vCache.offset, capacity, out.offset, nHeads * headDim, rows, nHeads, nKvHeads, headDim, kvLen, pos0, 1 / 8, 1, 0, 0, scratch.offset, 0, nHeads];
+  const kvBytes = 2 * nKvHeads * kvLen * headDim * 4;
+  pairResults.push(pair('attention', `${label} ${rows}×${kvLen}`, args, 4 * scores * headDim, kvBytes + 8 * rows * nHeads * headDim));
+  for (const t of [q, kCache, vCache, out, scratch]) rt.free(t);
+}
+
+const na = (v: number | null, f = (n: number) => n as number | string) => (v === null ? 'n/a' : f(v));
+printTable(
+  'norms, softmax, attention (GB/s = bytes read and written per second)',
+  ['kernel', 'shape', 'µs', 'GFLOP/s', 'GB/s', 'ref µs', '× ref'],
+  pairResults.map((r) => [r.kernel, r.shape, na(r.seconds, (s) => 1e6 * s), na(r.gflops), na(r.gbs), na(r.refSeconds, (s) => 1e6 * s), na(r.speedupOverRef)]),
+);
+const missing = pairResults.filter((r) => r.seconds === null).map((r) => r.kernel);
+if (missing.length) log(`n/a: the kernel module does not export ${[...new Set(missing)].join(', ')} (or its _ref) yet.\n`);
+
+if (JSON_OUTPUT) {
+  const doc = { build, relaxedSimd: rt.relaxedSimd, node: process.version, bandwidth: { readGBs, copyGBs }, linear: linearResults, kernels: pairResults };
+  process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+}

@@ -1,0 +1,115 @@
+/**
+ * The packed layout of linear-layer weights, and the host helpers that make and use it.
+ *
+ * A weight W [outF × inF] (PyTorch's order: one row per output feature) is repacked once, at load time, so that a
+ * matrix-vector product reads it as one contiguous stream, 4 output rows at a time:
+ *
+ *   - Rows are padded with zeros to a multiple of GROUP = 8 input features, and the matrix to a multiple of
+ *     BLOCK_ROWS = 4 rows. Let G = ceil(inF / 8) groups per row.
+ *   - The matrix is a sequence of blocks, block i holding rows 4i..4i+3. A block is G groups in input order;
+ *     group g holds the 8 weights k = 8g..8g+7 of row 4i, then those of row 4i+1, 4i+2, 4i+3 (32 elements).
+ *   - Within a group, the 8 weights of one row keep their order (32 bytes of f32, 16 of f16/bf16), so a row of a
+ *     group is one or two 16-byte SIMD loads.
+ *
+ * So element (o, k) of a packed matrix of element size s bytes is at byte
+ *   ((⌊o/4⌋·G + ⌊k/8⌋)·32 + (o mod 4)·8 + (k mod 8)) · s,
+ * and the total size is ceil(outF/4)·4 · G·8 · s.
+ *
+ * The same packed matrix serves as an embedding table (`gatherRows`): tied embeddings are stored once, packed.
+ */
+import { WeftError } from '../errors.js';
+import { DTYPE_CODE } from './kernels.js';
+import type { Runtime } from './runtime.js';
+import { DTYPE_BYTES, numel, type Tensor } from './tensor.js';
+
+export type WeightDType = 'f32' | 'f16' | 'bf16';
+
+/** Output rows per packed block. Threads split the output features on multiples of it. */
+export const PACK_BLOCK_ROWS = 4;
+/** Input features per group. */
+export const PACK_GROUP = 8;
+
+/** Bytes a packed [outF × inF] weight occupies, padding included. */
+export function packedLinearBytes(outF: number, inF: number, dtype: WeightDType): number {
+  return Math.ceil(outF / PACK_BLOCK_ROWS) * PACK_BLOCK_ROWS * Math.ceil(inF / PACK_GROUP) * PACK_GROUP * DTYPE_BYTES[dtype];
+}
+
+/**
+ * Allocates a packed weight [outF, inF] on the runtime's heap and packs `src` into it. `src` is the plain row-major
+ * weight: little-endian bytes of `dtype` from the host (staged in a heap block released before returning), or a
+ * plain tensor already in wasm memory (e.g. read there straight from a file; the caller frees it). Only the packed
+ * tensor remains allocated afterwards; on error nothing does.
+ */
+export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: number, inF: number, dtype: WeightDType): Tensor {
+  if (!Number.isInteger(outF) || !Number.isInteger(inF) || outF < 1 || inF < 1) {
+    throw new WeftError('E_OPTION', `packLinearWeight: invalid weight shape [${outF}, ${inF}]`);
+  }
+  const plainBytes = outF * inF * DTYPE_BYTES[dtype];
+  if (src.byteLength !== plainBytes) {
+    throw new WeftError('E_FORMAT', `packLinearWeight: a ${dtype} weight [${outF}, ${inF}] needs ${plainBytes} bytes, got ${src.byteLength}`);
+  }
+  if (!(src instanceof Uint8Array) && (src.layout !== 'rows' || src.dtype !== dtype)) {
+    throw new WeftError('E_OPTION', `packLinearWeight: the source tensor must be plain ${dtype} rows, not ${src.layout} ${src.dtype}`);
+  }
+  const packed = rt.alloc(dtype, [outF, inF], 'packed', packedLinearBytes(outF, inF, dtype));
+  let staging = -1;
+  try {
+    let srcOffset: number;
+    if (src instanceof Uint8Array) {
+      staging = rt.heap.alloc(plainBytes, `staging for a ${dtype} weight [${outF}, ${inF}]`);
+      rt.u8.set(src, staging);
+      srcOffset = staging;
+    } else {
+      srcOffset = src.offset;
+    }
+    rt.kernels.packLinear(srcOffset, packed.offset, outF, inF, DTYPE_CODE[dtype]);
+  } catch (e) {
+    rt.free(packed);
+    throw e;
+  } finally {
+    if (staging >= 0) rt.heap.release(staging);
+  }
+  return packed;
+}
+
+/** y[rows, outF] = x[rows, inF] · Wᵀ (+ b): one call over all output features. W must be packed. */
+export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor): void {
+  const [outF, inF] = w.shape;
+  const shapes = () => `x [${x.shape.join(', ')}], weight [${w.shape.join(', ')}], bias ${b ? `[${b.shape.join(', ')}]` : 'none'}, y [${y.shape.join(', ')}]`;
+  if (w.layout !== 'packed' || w.shape.length !== 2) {
+    throw new WeftError('E_OPTION', `linear: the weight must be a packed 2-d tensor (packLinearWeight), got ${w.layout} [${w.shape.join(', ')}]`);
+  }
+  const rows = x.shape.length > 0 ? numel(x.shape) / x.shape[x.shape.length - 1] : 0;
+  const ok =
+    x.dtype === 'f32' &&
+    y.dtype === 'f32' &&
+    x.shape.length >= 1 &&
+    x.shape[x.shape.length - 1] === inF &&
+    y.shape.length === x.shape.length &&
+    y.shape[y.shape.length - 1] === outF &&
+    numel(y.shape) === rows * outF &&
+    (b === null || (b.dtype === 'f32' && b.shape.length === 1 && b.shape[0] === outF));
+  if (!ok) throw new WeftError('E_OPTION', `linear: shapes do not match (want f32 x [.., ${inF}], y [.., ${outF}], bias [${outF}]): ${shapes()}`);
+  const k = rt.kernels;
+  const run = w.dtype === 'f32' ? k.linearF32 : w.dtype === 'f16' ? k.linearF16 : w.dtype === 'bf16' ? k.linearBF16 : null;
+  if (!run) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
+  run(x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF, 0, outF);
+}
+
+/**
+ * Embedding lookup: out[n, dim] f32 = rows `ids` (an i32 tensor [n]) of `table` [vocab, dim], plain or packed, of
+ * f32/f16/bf16. Every id is checked against the table first.
+ */
+export function gatherRows(rt: Runtime, table: Tensor, ids: Tensor, out: Tensor): void {
+  const [vocab, dim] = table.shape;
+  const n = numel(ids.shape);
+  if (table.shape.length !== 2 || ids.dtype !== 'i32' || out.dtype !== 'f32' || numel(out.shape) !== n * dim || out.shape[out.shape.length - 1] !== dim) {
+    throw new WeftError('E_OPTION', `gatherRows: shapes do not match: table ${table.dtype} [${table.shape.join(', ')}], ids ${ids.dtype} [${ids.shape.join(', ')}], out ${out.dtype} [${out.shape.join(', ')}]`);
+  }
+  if (table.dtype === 'i32') throw new WeftError('E_UNSUPPORTED', 'gatherRows: an i32 table');
+  const idView = new Int32Array(rt.memory.buffer, ids.offset, n);
+  for (let i = 0; i < n; i++) {
+    if (!(idView[i] >= 0 && idView[i] < vocab)) throw new WeftError('E_OPTION', `gatherRows: id ${idView[i]} at position ${i} is outside the table [${vocab}, ${dim}]`);
+  }
+  rt.kernels.gatherRows(table.offset, ids.offset, out.offset, n, dim, DTYPE_CODE[table.dtype], table.layout === 'packed' ? 1 : 0);
+}
