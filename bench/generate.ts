@@ -5,8 +5,8 @@
  * Per model, in a child process of its own (so that its peak resident memory is its own), each run loads the
  * model, prefills a 128-token prompt and decodes 64 tokens greedily; the table shows medians over the runs:
  * load time, time to first token, prefill tokens/s, decode tokens/s, peak memory; and the weight bytes a decoded
- * token reads against the read bandwidth of the same process (a SIMD sum over a 256 MB buffer filled with data,
- * `sumF32`): decode tokens/s × bytes per token ÷ bandwidth is the fraction of the memory speed decoding reaches.
+ * token reads against the read bandwidth of the same process (`ReadProbe`: a SIMD sum over a 1 GiB buffer filled
+ * with data): decode tokens/s × bytes per token ÷ bandwidth is the fraction of the memory speed decoding reaches.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,12 +15,12 @@ import { Rng } from '../src/generation/sampling.js';
 import { loadModel } from '../src/models/model.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { BENCH_MODELS, ensureBenchModel, weightBytesPerToken } from './make-random-model.js';
+import { median, ReadProbe } from './util.js';
 
 const PROMPT_TOKENS = 128;
 const DECODE_TOKENS = 64;
 /** The KV cache the models get: GPT-2's full context; SmolLM2's 8192 would only cost memory here. */
 const CONTEXT_LENGTH = 1024;
-const BANDWIDTH_BYTES = 256 << 20;
 
 interface ModelResult {
   model: string;
@@ -34,30 +34,6 @@ interface ModelResult {
   read_bandwidth_bytes_per_s: number;
   decode_bandwidth_fraction: number;
   peak_memory_bytes: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Bytes per second of the SIMD read loop over a 256 MB buffer filled with data (untouched pages read as zeros). */
-function readBandwidth(rt: Runtime): number {
-  const buffer = rt.alloc('f32', [BANDWIDTH_BYTES / 4]);
-  try {
-    const view = rt.f32View(buffer);
-    for (let i = 0; i < view.length; i++) view[i] = (i & 1023) * 1e-3;
-    const times: number[] = [];
-    for (let r = 0; r < 7; r++) {
-      const t = performance.now();
-      rt.kernels.sumF32(buffer.offset, BANDWIDTH_BYTES / 4);
-      times.push(performance.now() - t);
-    }
-    return BANDWIDTH_BYTES / (median(times) / 1000);
-  } finally {
-    rt.free(buffer);
-  }
 }
 
 /** Runs in the child: measures one model and prints its ModelResult as JSON. */
@@ -85,7 +61,9 @@ async function measure(name: string, runs: number): Promise<ModelResult> {
       lm.model.dispose();
     }
   }
-  const bandwidth = readBandwidth(rt);
+  const probe = new ReadProbe(rt);
+  const bandwidth = probe.bytesPerSecond();
+  probe.free();
   const bytesPerToken = weightBytesPerToken(spec);
   const decodeRate = median(decode);
   return {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:kernels [-- --json] [-- --simd]`: throughput of the wasm kernels, each beside its scalar `_ref`
  * twin (same build flags) and, for the linear layer, a plain-TypeScript loop of the same math; plus the machine's
- * read bandwidth (a SIMD sum over 256 MB) and copy bandwidth (memory.copy of 256 MB), measured in the same run so
+ * read bandwidth (`ReadProbe`: a SIMD sum over 1 GiB) and copy bandwidth (memory.copy of 512 MB), measured in the same run so
  * the matvec can be put as a fraction of them. The npm script starts Node with relaxed SIMD enabled, so the
  * relaxed build runs unless `--simd` asks for the plain one; the first line says which.
  */
@@ -9,7 +9,7 @@ import { packedLinearBytes, packLinearWeight, type WeightDType } from '../src/ru
 import type { Kernels } from '../src/runtime/kernels.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import { JSON_OUTPUT, log, median, printTable, timeAlternating, timeIt } from './util.js';
+import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt } from './util.js';
 
 const rt = await Runtime.create({ relaxedSimd: process.argv.includes('--simd') ? false : 'auto' });
 const k = rt.kernels;
@@ -53,14 +53,14 @@ const GB = 1e9;
 
 // ---- bandwidth -------------------------------------------------------------------------------------------------
 
-const PROBE_BYTES = 256 << 20;
-const probe = tensor('f32', [PROBE_BYTES / 4]);
-const copyTarget = rt.alloc('f32', [PROBE_BYTES / 4]);
-const readProbe = () => k.sumF32(probe.offset, PROBE_BYTES / 4);
-const copyProbe = () => k.copyBytes(copyTarget.offset, probe.offset, PROBE_BYTES);
-const readGBs = PROBE_BYTES / GB / timeIt(readProbe, { minSamples: 9 });
-const copyGBs = PROBE_BYTES / GB / timeIt(copyProbe, { minSamples: 9 });
-printTable('memory bandwidth (256 MB buffers)', ['probe', 'GB/s'], [
+const probe = new ReadProbe(rt);
+const COPY_BYTES = ReadProbe.BYTES / 2;
+const copyTarget = rt.alloc('f32', [COPY_BYTES / 4]);
+const readProbe = probe.run;
+const copyProbe = () => k.copyBytes(copyTarget.offset, probe.buffer.offset, COPY_BYTES);
+const readGBs = probe.bytesPerSecond() / GB;
+const copyGBs = COPY_BYTES / GB / timeIt(copyProbe, { minSamples: 9 });
+printTable('memory bandwidth (read: 1 GiB; copy: 512 MB)', ['probe', 'GB/s'], [
   ['read (sumF32)', readGBs],
   ['copy (copyBytes, bytes copied)', copyGBs],
 ]);
@@ -72,7 +72,7 @@ printTable('memory bandwidth (256 MB buffers)', ['probe', 'GB/s'], [
 function bandwidthFractions(matvec: () => void, bytes: number): { read: number; copy: number } {
   const fraction = (probeFn: () => void) => {
     const [tMatvec, tProbe] = timeAlternating([matvec, probeFn], 11);
-    return median(tMatvec.map((t, i) => bytes / t / (PROBE_BYTES / tProbe[i])));
+    return median(tMatvec.map((t, i) => bytes / t / ((probeFn === readProbe ? ReadProbe.BYTES : COPY_BYTES) / tProbe[i])));
   };
   return { read: fraction(readProbe), copy: fraction(copyProbe) };
 }
@@ -113,7 +113,8 @@ const LINEAR_SHAPES: Array<[number, number, number]> = [
   [1, 576, 1536],
   [128, 576, 1536],
   [1, 4096, 4096],
-  [1, 8192, 8192], // a 256 MB f32 matrix: past any cache
+  [1, 8192, 8192], // a 256 MB f32 matrix: about the size of this machine's 260 MB L3
+  [1, 8192, 16384], // 512 MB f32: twice the L3, so the weights stream from memory
 ];
 const LINEAR_KERNELS = {
   f32: ['linearF32', 'linearF32_ref'],
@@ -172,7 +173,7 @@ for (const dtype of ['f32', 'f16', 'bf16'] as const) {
   }
 }
 rt.free(copyTarget);
-rt.free(probe);
+probe.free();
 const percent = (f: number | null) => (f === null ? '' : `${(100 * f).toFixed(0)}%`);
 printTable(
   'linear y = x·Wᵀ (M×K×N = rows × in × out; GB/s = weights + x + y per second; "of read/copy": weight GB/s over the probes, alternating calls)',

@@ -4,6 +4,9 @@
  * mean more than any absolute figure.
  */
 
+import type { Runtime } from '../src/runtime/runtime.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+
 /** True when the command line asks for a JSON document (the table then goes to stderr). */
 export const JSON_OUTPUT = process.argv.includes('--json');
 
@@ -82,4 +85,34 @@ export function formatNumber(n: number): string {
 /** Progress and tables: stdout normally, stderr when stdout carries the JSON document. */
 export function log(text: string): void {
   (JSON_OUTPUT ? process.stderr : process.stdout).write(text + '\n');
+}
+
+/**
+ * The read-bandwidth probe every benchmark reports against: `sumF32` (a SIMD loop summing f32) over 1 GiB, four
+ * times the 260 MB L3 cache these machines report, so the figure is memory's and not the cache's. The buffer is
+ * filled with data first: untouched pages read as zeros from the kernel's shared zero page and give false figures.
+ */
+export class ReadProbe {
+  static readonly BYTES = 1 << 30;
+  readonly buffer: Tensor;
+
+  constructor(private readonly rt: Runtime) {
+    this.buffer = rt.alloc('f32', [ReadProbe.BYTES / 4]);
+    const view = rt.f32View(this.buffer);
+    for (let i = 0; i < view.length; i++) view[i] = (i & 1023) * 1e-3;
+  }
+
+  /** One pass over the buffer. */
+  readonly run = (): void => {
+    this.rt.kernels.sumF32(this.buffer.offset, ReadProbe.BYTES / 4);
+  };
+
+  /** Bytes per second: the median of several passes. */
+  bytesPerSecond(): number {
+    return ReadProbe.BYTES / timeIt(this.run, { minSamples: 7 });
+  }
+
+  free(): void {
+    this.rt.free(this.buffer);
+  }
 }
