@@ -154,14 +154,13 @@ const GROUP: i32 = 8;
 // ---- packed kernels --------------------------------------------------------------------------------------------
 
 /**
- * The 4 sums y[o..o+3] of one row of x against one packed block: the matvec (decode, and the rows left over by the
- * prefill tile). 8 accumulators (4 weight rows × 2 halves of a group) keep enough adds in flight to stream memory.
+ * The 4 sums y[o..o+3] of one row of x against one packed block: the odd block of a matvec. It adds in exactly the
+ * order `blockPairTimesRow` does, so an output has the same bits whichever way a [start, end) range pairs its block.
  */
 // @ts-ignore: decorator
 @inline function blockTimesRow(x: usize, block: usize, inF: i32, dtype: i32): v128 {
   const rowBytes = groupRowBytes(dtype);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
   let pw = block;
   for (let k = 0; k < inF; k += GROUP) {
     const px = x + (<usize>k << 2);
@@ -174,20 +173,62 @@ const GROUP: i32 = 8;
       xhi = loadF32Partial(px + 16, inF - k - 4);
     }
     let v = v128.load(pw);
-    a0 = madd(xlo, weightsLo(v, dtype), a0);
-    a1 = madd(xhi, weightsHi(pw, v, dtype), a1);
+    a0 = madd(xhi, weightsHi(pw, v, dtype), madd(xlo, weightsLo(v, dtype), a0));
     v = v128.load(pw + rowBytes);
-    a2 = madd(xlo, weightsLo(v, dtype), a2);
-    a3 = madd(xhi, weightsHi(pw + rowBytes, v, dtype), a3);
+    a1 = madd(xhi, weightsHi(pw + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a1));
     v = v128.load(pw + 2 * rowBytes);
-    a4 = madd(xlo, weightsLo(v, dtype), a4);
-    a5 = madd(xhi, weightsHi(pw + 2 * rowBytes, v, dtype), a5);
+    a2 = madd(xhi, weightsHi(pw + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a2));
     v = v128.load(pw + 3 * rowBytes);
-    a6 = madd(xlo, weightsLo(v, dtype), a6);
-    a7 = madd(xhi, weightsHi(pw + 3 * rowBytes, v, dtype), a7);
+    a3 = madd(xhi, weightsHi(pw + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a3));
     pw += 4 * rowBytes;
   }
-  return hsum4(f32x4.add(a0, a1), f32x4.add(a2, a3), f32x4.add(a4, a5), f32x4.add(a6, a7));
+  return hsum4(a0, a1, a2, a3);
+}
+
+/**
+ * One row of x against two blocks at once (the matvec of decode): outputs oA..oA+3 from blockA and oB..oB+3 from
+ * blockB. Two blocks far apart in the matrix keep two memory streams in flight; one sequential stream leaves memory
+ * idle between the hardware prefetcher's requests. Measured on SmolLM2-135M's decode shapes over cold weights:
+ * ~75% of the read probe with one stream, ~89% with two. 8 accumulators, one per output, each taking a group's
+ * two halves in turn.
+ */
+// @ts-ignore: decorator
+@inline function blockPairTimesRow(x: usize, blockA: usize, blockB: usize, inF: i32, dtype: i32, yRow: usize, b: usize, oA: i32, oB: i32, end: i32): void {
+  const rowBytes = groupRowBytes(dtype);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  let pa = blockA, pc = blockB;
+  for (let k = 0; k < inF; k += GROUP) {
+    const px = x + (<usize>k << 2);
+    let xlo: v128, xhi: v128;
+    if (k + GROUP <= inF) {
+      xlo = v128.load(px);
+      xhi = v128.load(px, 16);
+    } else {
+      xlo = loadF32Partial(px, inF - k);
+      xhi = loadF32Partial(px + 16, inF - k - 4);
+    }
+    let v = v128.load(pa);
+    a0 = madd(xhi, weightsHi(pa, v, dtype), madd(xlo, weightsLo(v, dtype), a0));
+    v = v128.load(pc);
+    c0 = madd(xhi, weightsHi(pc, v, dtype), madd(xlo, weightsLo(v, dtype), c0));
+    v = v128.load(pa + rowBytes);
+    a1 = madd(xhi, weightsHi(pa + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a1));
+    v = v128.load(pc + rowBytes);
+    c1 = madd(xhi, weightsHi(pc + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c1));
+    v = v128.load(pa + 2 * rowBytes);
+    a2 = madd(xhi, weightsHi(pa + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a2));
+    v = v128.load(pc + 2 * rowBytes);
+    c2 = madd(xhi, weightsHi(pc + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c2));
+    v = v128.load(pa + 3 * rowBytes);
+    a3 = madd(xhi, weightsHi(pa + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a3));
+    v = v128.load(pc + 3 * rowBytes);
+    c3 = madd(xhi, weightsHi(pc + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c3));
+    pa += 4 * rowBytes;
+    pc += 4 * rowBytes;
+  }
+  storeOutputs(yRow, hsum4(a0, a1, a2, a3), b, oA, end);
+  storeOutputs(yRow, hsum4(c0, c1, c2, c3), b, oB, end);
 }
 
 /**
@@ -268,21 +309,39 @@ const GROUP: i32 = 8;
   storeF32Partial(yRow + at, sums, n);
 }
 
-/** The shared body of linearF32/F16/BF16: blocks outermost, so one block's weights serve every row from cache. */
+/**
+ * The shared body of linearF32/F16/BF16. Rows in tiles of 4, blocks outermost, so one block's weights serve every
+ * tile from cache (prefill); the rows left over (all of them in decode) go through the two-stream matvec, pairing
+ * block i with block i + half of the range.
+ */
 // @ts-ignore: decorator
 @inline function linearPacked(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32, dtype: i32): void {
   const bytesPerBlock = blockBytes(inF, dtype);
   const xRowBytes = <usize>inF << 2;
   const yRowBytes = <usize>outF << 2;
+  const tiledRows = rows & ~3;
   for (let o = start; o < end; o += BLOCK_ROWS) {
     const block = w + <usize>(o / BLOCK_ROWS) * bytesPerBlock;
-    let r = 0;
-    for (; r + 4 <= rows; r += 4) {
+    for (let r = 0; r < tiledRows; r += 4) {
       const x0 = x + <usize>r * xRowBytes;
       const y0 = y + <usize>r * yRowBytes;
       blockTimesFourRows(x0, x0 + xRowBytes, x0 + 2 * xRowBytes, x0 + 3 * xRowBytes, block, inF, dtype, y0, y0 + yRowBytes, y0 + 2 * yRowBytes, y0 + 3 * yRowBytes, b, o, end);
     }
-    for (; r < rows; r++) storeOutputs(y + <usize>r * yRowBytes, blockTimesRow(x + <usize>r * xRowBytes, block, inF, dtype), b, o, end);
+  }
+  const blocks = (end - start + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  const half = blocks >> 1;
+  const first = w + <usize>(start / BLOCK_ROWS) * bytesPerBlock;
+  for (let r = tiledRows; r < rows; r++) {
+    const xRow = x + <usize>r * xRowBytes;
+    const yRow = y + <usize>r * yRowBytes;
+    for (let i = 0; i < half; i++) {
+      const j = i + half;
+      blockPairTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>j * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + j * BLOCK_ROWS, end);
+    }
+    if (blocks & 1) {
+      const last = blocks - 1;
+      storeOutputs(yRow, blockTimesRow(xRow, first + <usize>last * bytesPerBlock, inF, dtype), b, start + last * BLOCK_ROWS, end);
+    }
   }
 }
 

@@ -15,7 +15,7 @@ import { Rng } from '../src/generation/sampling.js';
 import { loadModel } from '../src/models/model.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { BENCH_MODELS, ensureBenchModel, weightBytesPerToken } from './make-random-model.js';
-import { median, ReadProbe } from './util.js';
+import { JSON_OUTPUT, median, printTable, ReadProbe } from './util.js';
 
 const PROMPT_TOKENS = 128;
 const DECODE_TOKENS = 64;
@@ -34,6 +34,8 @@ interface ModelResult {
   read_bandwidth_bytes_per_s: number;
   decode_bandwidth_fraction: number;
   peak_memory_bytes: number;
+  /** Which kernel build ran: 'relaxed-SIMD' or 'SIMD128'. */
+  build: string;
 }
 
 /** Runs in the child: measures one model and prints its ModelResult as JSON. */
@@ -61,6 +63,7 @@ async function measure(name: string, runs: number): Promise<ModelResult> {
       lm.model.dispose();
     }
   }
+  const peakMemory = process.resourceUsage().maxRSS * 1024; // before the 1 GiB probe buffer exists
   const probe = new ReadProbe(rt);
   const bandwidth = probe.bytesPerSecond();
   probe.free();
@@ -77,7 +80,8 @@ async function measure(name: string, runs: number): Promise<ModelResult> {
     weight_bytes_per_token: bytesPerToken,
     read_bandwidth_bytes_per_s: bandwidth,
     decode_bandwidth_fraction: (decodeRate * bytesPerToken) / bandwidth,
-    peak_memory_bytes: process.resourceUsage().maxRSS * 1024,
+    peak_memory_bytes: peakMemory,
+    build: rt.relaxedSimd ? 'relaxed-SIMD' : 'SIMD128',
   };
 }
 
@@ -94,25 +98,22 @@ function measureInChild(name: string, runs: number): Promise<ModelResult> {
   });
 }
 
-function table(results: ModelResult[]): string {
-  const mb = (b: number) => (b / 1e6).toFixed(0);
-  const rows = [
+function printResults(results: ModelResult[]): void {
+  printTable(
+    `weft generation: f32 random weights, one thread, ${PROMPT_TOKENS}-token prompt, ${DECODE_TOKENS} decoded tokens, medians of ${results[0]?.runs} runs, ${results[0]?.build} build`,
     ['model', 'load ms', 'TTFT ms', 'prefill tok/s', 'decode tok/s', 'weights MB/token', 'read GB/s', 'decode % of read bw', 'peak RSS MB'],
-    ...results.map((r) => [
+    results.map((r) => [
       r.model,
-      r.load_ms.toFixed(0),
-      r.time_to_first_token_ms.toFixed(0),
-      r.prefill_tokens_per_s.toFixed(1),
-      r.decode_tokens_per_s.toFixed(2),
-      mb(r.weight_bytes_per_token),
-      (r.read_bandwidth_bytes_per_s / 1e9).toFixed(1),
-      (r.decode_bandwidth_fraction * 100).toFixed(0) + '%',
-      mb(r.peak_memory_bytes),
+      r.load_ms,
+      r.time_to_first_token_ms,
+      r.prefill_tokens_per_s,
+      r.decode_tokens_per_s,
+      r.weight_bytes_per_token / 1e6,
+      r.read_bandwidth_bytes_per_s / 1e9,
+      `${(r.decode_bandwidth_fraction * 100).toFixed(0)}%`,
+      r.peak_memory_bytes / 1e6,
     ]),
-  ];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => '| ' + r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ') + ' |';
-  return [line(rows[0]), '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
+  );
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -133,12 +134,8 @@ async function main(argv: string[]): Promise<void> {
     await ensureBenchModel(name); // written once, before the timed child starts
     results.push(await measureInChild(name, runs));
   }
-  if (argv.includes('--json')) {
-    console.log(JSON.stringify({ prompt_tokens: PROMPT_TOKENS, decode_tokens: DECODE_TOKENS, context_length: CONTEXT_LENGTH, threads: 1, dtype: 'f32', results }, null, 2));
-  } else {
-    console.log(`weft generation benchmark: f32 random weights, 1 thread, ${PROMPT_TOKENS}-token prompt, ${DECODE_TOKENS} decoded tokens, medians of ${runs} runs\n`);
-    console.log(table(results));
-  }
+  printResults(results);
+  if (JSON_OUTPUT) console.log(JSON.stringify({ prompt_tokens: PROMPT_TOKENS, decode_tokens: DECODE_TOKENS, context_length: CONTEXT_LENGTH, threads: 1, dtype: 'f32', results }, null, 2));
 }
 
 main(process.argv.slice(2)).catch((e) => {

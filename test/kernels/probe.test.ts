@@ -7,8 +7,8 @@ describe('bandwidth probes', () => {
     rt = await Runtime.create();
   });
 
-  it('sumF32 sums any count of f32, including the ragged tail past the 16-wide loop', () => {
-    for (const n of [0, 1, 3, 15, 16, 17, 31, 64, 1001]) {
+  it('sumF32 sums any count of f32, including the ragged tail past the four 8-wide streams', () => {
+    for (const n of [0, 1, 3, 15, 16, 17, 31, 32, 33, 64, 127, 1001, 4099]) {
       const t = rt.alloc('f32', [Math.max(n, 1)]);
       // small integers and halves: every partial sum is exact in f32 (< 2^24), so any order gives the exact total
       const data = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 201) / 2 - 50);
