@@ -48,7 +48,6 @@ function tensor(dtype: 'f32' | 'f16' | 'bf16', shape: number[]): Tensor {
   return t;
 }
 
-const has = (name: keyof Kernels) => typeof (k as unknown as Record<string, unknown>)[name] === 'function';
 const GB = 1e9;
 
 // ---- bandwidth -------------------------------------------------------------------------------------------------
@@ -184,27 +183,86 @@ printTable(
   ]),
 );
 
-// ---- norms, softmax, attention: SIMD kernel beside its _ref ----------------------------------------------------
+// ---- norms, softmax, attention: SIMD kernel beside its _ref and a plain-TypeScript loop ----------------------------
+
+/** The same math as the kernels, as a JavaScript engine runs plain loops over Float32Arrays. */
+const typescript = {
+  rmsNorm(x: Float32Array, g: Float32Array, y: Float32Array, dim: number, eps: number, rows: number) {
+    for (let r = 0; r < rows; r++) {
+      let ss = 0;
+      for (let i = 0; i < dim; i++) ss += x[r * dim + i] * x[r * dim + i];
+      const s = 1 / Math.sqrt(ss / dim + eps);
+      for (let i = 0; i < dim; i++) y[r * dim + i] = x[r * dim + i] * s * g[i];
+    }
+  },
+  layerNorm(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, dim: number, eps: number, rows: number) {
+    for (let r = 0; r < rows; r++) {
+      let mean = 0;
+      for (let i = 0; i < dim; i++) mean += x[r * dim + i];
+      mean /= dim;
+      let v = 0;
+      for (let i = 0; i < dim; i++) v += (x[r * dim + i] - mean) ** 2;
+      const s = 1 / Math.sqrt(v / dim + eps);
+      for (let i = 0; i < dim; i++) y[r * dim + i] = (x[r * dim + i] - mean) * s * g[i] + b[i];
+    }
+  },
+  softmax(x: Float32Array, y: Float32Array, dim: number, rows: number) {
+    for (let r = 0; r < rows; r++) {
+      let max = -Infinity;
+      for (let i = 0; i < dim; i++) max = Math.max(max, x[r * dim + i]);
+      let sum = 0;
+      for (let i = 0; i < dim; i++) sum += y[r * dim + i] = Math.exp(x[r * dim + i] - max);
+      for (let i = 0; i < dim; i++) y[r * dim + i] /= sum;
+    }
+  },
+  /** Causal attention over a [nKv × capacity × headDim] cache; scores in `p` [kvLen]. */
+  attention(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, p: Float32Array, rows: number, kvLen: number, pos0: number) {
+    const width = nHeads * headDim;
+    for (let r = 0; r < rows; r++) {
+      const keys = Math.min(kvLen, pos0 + r + 1);
+      for (let h = 0; h < nHeads; h++) {
+        const kv = Math.floor(h / (nHeads / nKvHeads)) * capacity * headDim;
+        let max = -Infinity;
+        for (let j = 0; j < keys; j++) {
+          let dot = 0;
+          for (let d = 0; d < headDim; d++) dot += q[r * width + h * headDim + d] * kc[kv + j * headDim + d];
+          p[j] = dot / 8;
+          max = Math.max(max, p[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < keys; j++) sum += p[j] = Math.exp(p[j] - max);
+        for (let d = 0; d < headDim; d++) out[r * width + h * headDim + d] = 0;
+        for (let j = 0; j < keys; j++) {
+          const w = p[j] / sum;
+          for (let d = 0; d < headDim; d++) out[r * width + h * headDim + d] += w * vc[kv + j * headDim + d];
+        }
+      }
+    }
+  },
+};
 
 interface PairResult {
   kernel: string;
   shape: string;
-  /** null when the kernel module does not export the kernel (yet). */
-  seconds: number | null;
-  refSeconds: number | null;
-  gflops: number | null;
-  gbs: number | null;
-  speedupOverRef: number | null;
+  seconds: number;
+  refSeconds: number;
+  tsSeconds: number;
+  gflops: number;
+  gbs: number;
+  speedupOverRef: number;
+  speedupOverTS: number;
 }
 
-/** Times `name` and `name_ref` with the same arguments; `flops` and `bytes` are per call. */
-function pair(kernel: keyof Kernels, shape: string, args: number[], flops: number, bytes: number): PairResult {
-  const ref = `${kernel}_ref` as keyof Kernels;
-  if (!has(kernel) || !has(ref)) return { kernel, shape, seconds: null, refSeconds: null, gflops: null, gbs: null, speedupOverRef: null };
+/** Times `kernel`, `kernel_ref` (same arguments) and the TypeScript loop `ts`; `flops` and `bytes` are per call. */
+function compare(kernel: keyof Kernels, shape: string, args: number[], ts: () => void, flops: number, bytes: number): PairResult {
   const call = (name: keyof Kernels) => (k[name] as (...a: number[]) => unknown).bind(k, ...args);
   const seconds = timeIt(call(kernel));
-  const refSeconds = timeIt(call(ref), { minSamples: 3, minSeconds: 0.1 });
-  return { kernel, shape, seconds, refSeconds, gflops: flops / GB / seconds, gbs: bytes / GB / seconds, speedupOverRef: refSeconds / seconds };
+  const refSeconds = timeIt(call(`${kernel}_ref` as keyof Kernels), { minSamples: 3, minSeconds: 0.1 });
+  const tsSeconds = timeIt(ts, { minSamples: 3, minSeconds: 0.1 });
+  return {
+    kernel, shape, seconds, refSeconds, tsSeconds, gflops: flops / GB / seconds, gbs: bytes / GB / seconds,
+    speedupOverRef: refSeconds / seconds, speedupOverTS: tsSeconds / seconds,
+  };
 }
 
 const pairResults: PairResult[] = [];
@@ -213,11 +271,12 @@ for (const [rows, dim] of [[128, 576], [1, 49152]]) {
   const gamma = tensor('f32', [dim]);
   const beta = tensor('f32', [dim]);
   const y = rt.alloc('f32', [rows, dim]);
+  const [xs, gs, bs, ys] = [x, gamma, beta, y].map((t) => rt.f32View(t));
   const io = 8 * rows * dim; // read x, write y
   const shape = `${rows}×${dim}`;
-  pairResults.push(pair('rmsNorm', shape, [x.offset, gamma.offset, y.offset, dim, 1e-5, 0, rows], 4 * rows * dim, io));
-  pairResults.push(pair('layerNorm', shape, [x.offset, gamma.offset, beta.offset, y.offset, dim, 1e-5, 0, rows], 7 * rows * dim, io));
-  pairResults.push(pair('softmax', shape, [x.offset, 0, y.offset, dim, 0, rows], 4 * rows * dim, io));
+  pairResults.push(compare('rmsNorm', shape, [x.offset, gamma.offset, y.offset, dim, 1e-5, 0, rows], () => typescript.rmsNorm(xs, gs, ys, dim, 1e-5, rows), 4 * rows * dim, io));
+  pairResults.push(compare('layerNorm', shape, [x.offset, gamma.offset, beta.offset, y.offset, dim, 1e-5, 0, rows], () => typescript.layerNorm(xs, gs, bs, ys, dim, 1e-5, rows), 7 * rows * dim, io));
+  pairResults.push(compare('softmax', shape, [x.offset, 0, y.offset, dim, 0, rows], () => typescript.softmax(xs, ys, dim, rows), 4 * rows * dim, io));
   for (const t of [x, gamma, beta, y]) rt.free(t);
 }
 
@@ -229,22 +288,21 @@ for (const [label, rows, kvLen, pos0] of [['decode', 1, 512, 511], ['prefill cau
   const vCache = tensor('f32', [nKvHeads, capacity, headDim]);
   const out = rt.alloc('f32', [rows, nHeads * headDim]);
   const scratch = rt.alloc('f32', [kvLen]);
+  const [qs, ks, vs, os, ps] = [q, kCache, vCache, out, scratch].map((t) => rt.f32View(t));
   // keys seen per query row: all kvLen when decoding, i+1 for row i of a causal prefill
   const scores = nHeads * (rows === 1 ? kvLen : (rows * (rows + 1)) / 2);
   const args = [q.offset, nHeads * headDim, kCache.offset, vCache.offset, capacity, out.offset, nHeads * headDim, rows, nHeads, nKvHeads, headDim, kvLen, pos0, 1 / 8, 1, 0, 0, scratch.offset, 0, nHeads];
   const kvBytes = 2 * nKvHeads * kvLen * headDim * 4;
-  pairResults.push(pair('attention', `${label} ${rows}×${kvLen}`, args, 4 * scores * headDim, kvBytes + 8 * rows * nHeads * headDim));
+  const ts = () => typescript.attention(qs, ks, vs, os, ps, rows, kvLen, pos0);
+  pairResults.push(compare('attention', `${label} ${rows}×${kvLen}`, args, ts, 4 * scores * headDim, kvBytes + 8 * rows * nHeads * headDim));
   for (const t of [q, kCache, vCache, out, scratch]) rt.free(t);
 }
 
-const na = (v: number | null, f = (n: number) => n as number | string) => (v === null ? 'n/a' : f(v));
 printTable(
   'norms, softmax, attention (GB/s = bytes read and written per second)',
-  ['kernel', 'shape', 'µs', 'GFLOP/s', 'GB/s', 'ref µs', '× ref'],
-  pairResults.map((r) => [r.kernel, r.shape, na(r.seconds, (s) => 1e6 * s), na(r.gflops), na(r.gbs), na(r.refSeconds, (s) => 1e6 * s), na(r.speedupOverRef)]),
+  ['kernel', 'shape', 'µs', 'GFLOP/s', 'GB/s', 'ref µs', 'TS µs', '× ref', '× TS'],
+  pairResults.map((r) => [r.kernel, r.shape, 1e6 * r.seconds, r.gflops, r.gbs, 1e6 * r.refSeconds, 1e6 * r.tsSeconds, r.speedupOverRef, r.speedupOverTS]),
 );
-const missing = pairResults.filter((r) => r.seconds === null).map((r) => r.kernel);
-if (missing.length) log(`n/a: the kernel module does not export ${[...new Set(missing)].join(', ')} (or its _ref) yet.\n`);
 
 if (JSON_OUTPUT) {
   const doc = { build, relaxedSimd: rt.relaxedSimd, node: process.version, bandwidth: { readGBs, copyGBs }, linear: linearResults, kernels: pairResults };

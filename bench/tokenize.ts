@@ -2,7 +2,8 @@
  * Tokenizer throughput: tokens/s encoding a few MB of mixed text (bench/make-tokenize-corpus.ts, fixed seed) with
  * the GPT-2, Llama 3 and BERT tokenizers — weft beside @huggingface/tokenizers, @lenml/tokenizers and the Rust
  * binding `tokenizers`, in the same process. Prints a table, or JSON with --json. Each run encodes every document
- * one call at a time (the Rust binding gets one encodeBatch call, its fastest path); the best of 3 runs counts.
+ * one call at a time (the Rust binding gets one encodeBatch call, its fastest path, with its thread pool turned
+ * off so every library uses one thread); the median of 3 runs after a warm-up counts.
  *
  *   npm run bench:tokenize [-- --json] [-- --mb 3]
  */
@@ -13,6 +14,11 @@ import { TokenizerLoader } from '@lenml/tokenizers';
 import { Tokenizer as RustTokenizer } from 'tokenizers';
 import { tokenizerFromJson } from '../src/tokenizers/index.js';
 import { makeTokenizeCorpus } from './make-tokenize-corpus.js';
+import { JSON_OUTPUT, log, median, printTable } from './util.js';
+
+// The Rust library parallelises encodeBatch over a rayon pool unless told not to; the comparison is one thread each.
+process.env.TOKENIZERS_PARALLELISM = 'false';
+process.env.RAYON_NUM_THREADS = '1';
 
 const DATA_DIR = resolve(process.env.WEFT_TEST_DATA ?? resolve(import.meta.dirname, '../../shared/data'));
 const ROOT = resolve(import.meta.dirname, '..');
@@ -31,19 +37,19 @@ const TOKENIZERS: Record<string, { json: string; config: string }> = {
 
 type Encoder = (docs: string[]) => Promise<number> | number; // returns the token count
 
-async function bestTokensPerSecond(encode: Encoder, docs: string[]): Promise<number> {
-  let best = 0;
+/** Tokens per second: the median of 3 timed runs after one warm-up run (which also fills every library's caches). */
+async function tokensPerSecond(encode: Encoder, docs: string[]): Promise<number> {
+  await encode(docs);
+  const rates: number[] = [];
   for (let run = 0; run < 3; run++) {
     const start = performance.now();
     const tokens = await encode(docs);
-    const seconds = (performance.now() - start) / 1000;
-    best = Math.max(best, tokens / seconds);
+    rates.push(tokens / ((performance.now() - start) / 1000));
   }
-  return best;
+  return median(rates);
 }
 
 async function main(): Promise<void> {
-  const asJson = process.argv.includes('--json');
   const mbIndex = process.argv.indexOf('--mb');
   const megabytes = mbIndex > 0 ? Number(process.argv[mbIndex + 1]) : 3;
   const docs = makeTokenizeCorpus(megabytes);
@@ -65,17 +71,22 @@ async function main(): Promise<void> {
       'tokenizers (Rust)': async (d) => (await rust.encodeBatch(d, { addSpecialTokens: false })).reduce((n, e) => n + e.getIds().length, 0),
     };
     const row: Record<string, string | number> = { tokenizer: name };
-    for (const [lib, encode] of Object.entries(encoders)) row[lib] = Math.round(await bestTokensPerSecond(encode, docs));
+    for (const [lib, encode] of Object.entries(encoders)) row[lib] = Math.round(await tokensPerSecond(encode, docs));
     const weftRate = row.weft as number;
     row['weft / @huggingface/tokenizers'] = +(weftRate / (row['@huggingface/tokenizers'] as number)).toFixed(2);
     row['weft / @lenml/tokenizers'] = +(weftRate / (row['@lenml/tokenizers'] as number)).toFixed(2);
     row['weft / Rust'] = +(weftRate / (row['tokenizers (Rust)'] as number)).toFixed(2);
     results.push(row);
-    if (!asJson) console.log(Object.entries(row).map(([k, v]) => `${k}: ${typeof v === 'number' && v > 100 ? v.toLocaleString('en') + ' tok/s' : v}`).join('  |  '));
+    log(`${name}: done`);
   }
   const bytes = new TextEncoder().encode(docs.join('')).length;
-  if (asJson) console.log(JSON.stringify({ corpus: { documents: docs.length, bytes }, results }, null, 2));
-  else console.log(`corpus: ${docs.length} documents, ${(bytes / 1048576).toFixed(2)} MB (best of 3 runs each)`);
+  const columns = Object.keys(results[0]);
+  printTable(
+    `tokens/s encoding ${docs.length} documents (${(bytes / 1048576).toFixed(2)} MB), one thread each, medians of 3 runs; ratios are weft ÷ peer`,
+    columns,
+    results.map((r) => columns.map((c) => r[c])),
+  );
+  if (JSON_OUTPUT) console.log(JSON.stringify({ corpus: { documents: docs.length, bytes }, results }, null, 2));
 }
 
 main().catch((e: unknown) => {

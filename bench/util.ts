@@ -70,7 +70,7 @@ export function printTable(title: string, columns: readonly string[], rows: Read
   const line = (row: readonly string[], numeric: readonly boolean[]) =>
     row.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const out = [title, line(columns, []), line(widths.map((w) => '-'.repeat(w)), [])];
-  for (let r = 0; r < rows.length; r++) out.push(line(cells[r], rows[r].map((c) => typeof c === 'number' || c === 'n/a')));
+  for (let r = 0; r < rows.length; r++) out.push(line(cells[r], rows[r].map((c) => typeof c === 'number')));
   log(out.join('\n') + '\n');
 }
 

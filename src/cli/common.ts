@@ -36,14 +36,19 @@ export const MODEL_USAGE = `  --model PATH             a model folder (config.js
   --tokenizer PATH         a tokenizer file, when the model folder has none (tokenizer.json, .gguf, llama2.c .bin)
   --context-length N       cap the KV cache at N positions (default: the model's context)`;
 
-/** Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). */
+/**
+ * Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). NaN/Inf weights are
+ * allowed (some checkpoints carry them in unused rows) but reported on stderr.
+ */
 export async function loadModelFromOptions(values: { model?: string; tokenizer?: string; 'context-length'?: string }, embeddedDefault: boolean): Promise<LoadedModel> {
   const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
-  if (values.model === undefined) {
-    if (!embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
-    return loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength });
-  }
-  return loadModel(values.model, { tokenizer: values.tokenizer, contextLength });
+  if (values.model === undefined && !embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
+  const lm =
+    values.model === undefined
+      ? await loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength })
+      : await loadModel(values.model, { tokenizer: values.tokenizer, contextLength });
+  if (lm.nonFinite > 0) console.error(`weft: warning: ${lm.source} holds ${lm.nonFinite} NaN/Inf weight values`);
+  return lm;
 }
 
 export const SAMPLING_OPTIONS = {
@@ -57,6 +62,7 @@ export const SAMPLING_OPTIONS = {
   'frequency-penalty': { type: 'string' },
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
+  'truncate-prompt': { type: 'boolean' },
 } as const;
 
 export const SAMPLING_USAGE = `  --max-new-tokens N       tokens to generate at most (default 256)
@@ -65,10 +71,12 @@ export const SAMPLING_USAGE = `  --max-new-tokens N       tokens to generate at 
   --repetition-penalty R   Hugging Face semantics (1 = off)
   --presence-penalty A, --frequency-penalty A   OpenAI semantics (0 = off)
   --seed S                 seed of the sampler's PRNG (same seed, same text)
-  --stop TEXT              stop before this text (repeatable)`;
+  --stop TEXT              stop before this text (repeatable)
+  --truncate-prompt        drop the oldest prompt tokens (keeping BOS) when the prompt and --max-new-tokens do not fit
+                           in the context, instead of failing`;
 
 /** The generation options given on the command line, checked before any model is loaded. */
-export function samplingFromOptions(values: Partial<Record<keyof typeof SAMPLING_OPTIONS, string | string[]>>): GenerateOptions {
+export function samplingFromOptions(values: Partial<Record<keyof typeof SAMPLING_OPTIONS, string | string[] | boolean>>): GenerateOptions {
   const num = (key: keyof typeof SAMPLING_OPTIONS) => (values[key] === undefined ? undefined : parseNumber(values[key] as string, `--${key}`));
   const int = (key: keyof typeof SAMPLING_OPTIONS, min: number) => (values[key] === undefined ? undefined : parseInteger(values[key] as string, `--${key}`, min));
   const options: GenerateOptions = {
@@ -82,6 +90,7 @@ export function samplingFromOptions(values: Partial<Record<keyof typeof SAMPLING
     frequency_penalty: num('frequency-penalty'),
     seed: int('seed', 0),
     stop: values.stop as string[] | undefined,
+    truncate_prompt: values['truncate-prompt'] as boolean | undefined,
   };
   try {
     checkGenerateOptions(options, Infinity);

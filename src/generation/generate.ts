@@ -27,6 +27,11 @@ export interface GenerateOptions extends SamplingOptions {
    * KV cache (default false: every call starts from an empty cache, so results do not depend on history).
    */
   reuse_cache?: boolean;
+  /**
+   * When the prompt and max_new_tokens do not fit in the context: drop the oldest prompt tokens (keeping a leading
+   * BOS) instead of failing with E_CONTEXT (default false).
+   */
+  truncate_prompt?: boolean;
 }
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'abort';
@@ -111,7 +116,7 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
   const stops = typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []);
   if (stops.length && !tokenizer) throw new WeftError('E_OPTION', 'option stop needs a tokenizer to see the text; this model has none');
   const eosIds = new Set(o.eos_token_id === undefined ? model.config.eosTokenIds : typeof o.eos_token_id === 'number' ? [o.eos_token_id] : o.eos_token_id);
-  const promptIds = promptToIds(lm, prompt, o.add_special_tokens ?? true);
+  const promptIds = fitToContext(promptToIds(lm, prompt, o.add_special_tokens ?? true), model.config, maxNewTokens, o.truncate_prompt ?? false);
 
   const sampler = new Sampler(o, promptIds);
   // The decoder sees the prompt first (its output discarded) so the first generated piece is decoded in context:
@@ -186,6 +191,18 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
 }
 
 /**
+ * With `truncate`, the last prompt tokens that leave room for maxNewTokens in the context (at least one is kept, and
+ * a leading BOS stays first: models are trained with it at position 0). Without it the prompt is returned as is,
+ * and one past the context fails in the model with E_CONTEXT.
+ */
+function fitToContext(ids: number[], config: CausalLM['config'], maxNewTokens: number, truncate: boolean): number[] {
+  if (!truncate || ids.length + maxNewTokens <= config.contextLength) return ids;
+  const bos = config.bosTokenId !== null && ids[0] === config.bosTokenId ? [ids[0]] : [];
+  const keep = Math.max(1, config.contextLength - maxNewTokens - bos.length);
+  return [...bos, ...ids.slice(Math.max(bos.length, ids.length - keep))];
+}
+
+/**
  * Throws E_OPTION naming the first invalid option (`vocabSize` bounds token ids; callers that check before loading
  * a model pass Infinity).
  */
@@ -196,6 +213,9 @@ export function checkGenerateOptions(o: GenerateOptions, vocabSize: number): voi
   }
   const stops = typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []);
   if (stops.some((s) => typeof s !== 'string' || s.length === 0)) throw new WeftError('E_OPTION', 'option stop must hold non-empty strings');
+  if (o.truncate_prompt !== undefined && typeof o.truncate_prompt !== 'boolean') {
+    throw new WeftError('E_OPTION', `option truncate_prompt must be true or false, got ${String(o.truncate_prompt)}`);
+  }
 }
 
 /**

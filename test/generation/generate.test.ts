@@ -92,6 +92,18 @@ describe('generate with a fake model', () => {
     expect((await generate(lm, [1], { temperature: 0, max_new_tokens: 2 })).ids).toEqual([3, 4]);
   });
 
+  it('truncate_prompt keeps BOS and the newest prompt tokens that leave room for max_new_tokens', async () => {
+    const lm = make({ eos: [EOS], contextLength: 6 });
+    // context 6, 2 new tokens: BOS + the last 3 of [3, 4, 5, 6, 7, 8] → prompt [1, 6, 7, 8]
+    const truncated = await generate(lm, [1, 3, 4, 5, 6, 7, 8], { temperature: 0, max_new_tokens: 2, truncate_prompt: true });
+    expect(truncated.promptIds).toEqual([1, 6, 7, 8]);
+    expect(truncated.ids).toHaveLength(2);
+    const direct = await generate(lm, [1, 6, 7, 8], { temperature: 0, max_new_tokens: 2 });
+    expect(truncated.ids).toEqual(direct.ids);
+    await expectError(generate(lm, [1, 3, 4, 5, 6, 7, 8], { temperature: 0, max_new_tokens: 2 }), 'E_CONTEXT', 'exceed');
+    await expectError(generate(lm, [1], { truncate_prompt: 'yes' as never }), 'E_OPTION', 'truncate_prompt');
+  });
+
   it('a stop string split across tokens ends generation and is not emitted, nor its prefix', async () => {
     // "he" + "l" + "lo" + " wo": the stop string "lo w" spans the tokens 'lo' and ' wo'
     const { pieces, result } = await collect(stream(make(), [1], { temperature: 0, stop: 'lo w' }));

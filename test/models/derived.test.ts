@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Decoder } from '../../src/models/blocks/decoder.js';
+import { ropeInverseFrequencies, ropeTable } from '../../src/models/blocks/rope.js';
 import { loadModel } from '../../src/models/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { shardSafetensors, splitSafetensors } from '../formats/make.js';
@@ -47,6 +48,24 @@ describeData('models from derived files', () => {
     await copyFile(dataPath(from, 'model.safetensors'), join(dir, 'model.safetensors'));
     return dir;
   }
+
+  it('rope_scaling linear with factor 2 puts position 2q where unscaled RoPE puts q (HF: inv_freq / factor)', () => {
+    // Halving inv_freq and doubling the position are both exact in binary floating point, so the tables agree bit
+    // for bit: the definition of linear scaling ("positions divided by the factor"), checked on our tables.
+    const base = { theta: 10000, rotaryDim: 16, freqFactors: null, interleaved: false };
+    const plain = ropeTable(ropeInverseFrequencies({ ...base, scaling: { type: 'none' } }), 32);
+    const linear = ropeTable(ropeInverseFrequencies({ ...base, scaling: { type: 'linear', factor: 2 } }), 64);
+    for (let q = 0; q < 32; q++) expect(linear.subarray(2 * q * 16, 2 * q * 16 + 16)).toEqual(plain.subarray(q * 16, q * 16 + 16));
+  });
+
+  it('partial_rotary_factor rotates only the leading dims: position 0 is unchanged, later positions differ', async () => {
+    const full = await logitsOf(dataPath('ref-models/llama-a'));
+    const half = await logitsOf(await withConfig('ref-models/llama-a', 'llama-a-partial', (c) => (c.partial_rotary_factor = 0.5)));
+    const vocab = 512;
+    // RoPE at position 0 is the identity whatever dims rotate, and attention at position 0 sees only itself
+    expect(half.subarray(0, vocab)).toEqual(full.subarray(0, vocab));
+    expect(half.subarray(vocab)).not.toEqual(full.subarray(vocab));
+  });
 
   it('gpt2-a split into two shards with model.safetensors.index.json gives the same logits', async () => {
     const dir = join(tmp, 'gpt2-a-sharded');
@@ -89,7 +108,7 @@ describeData('models from derived files', () => {
     const { model } = await loadModel(dataPath('ref-models/gpt2-a'), { runtime: rt });
     try {
       const seen: string[] = [];
-      let embedding = new Float32Array(0);
+      let embedding: Float32Array = new Float32Array(0);
       (model as Decoder).trace = (name, layer, value) => {
         seen.push(`${name}@${layer}`);
         if (name === 'inp_embd') embedding = rt.readF32(value);
