@@ -155,7 +155,8 @@ const GROUP: i32 = 8;
 
 /**
  * The 4 sums y[o..o+3] of one row of x against one packed block: the odd block of a matvec. It adds in exactly the
- * order `blockPairTimesRow` does, so an output has the same bits whichever way a [start, end) range pairs its block.
+ * order `blockQuadTimesRow` and `blockPairTimesRow` do, so an output has the same bits whichever way a [start, end)
+ * range groups its block with others.
  */
 // @ts-ignore: decorator
 @inline function blockTimesRow(x: usize, block: usize, inF: i32, dtype: i32): v128 {
@@ -186,11 +187,79 @@ const GROUP: i32 = 8;
 }
 
 /**
- * One row of x against two blocks at once (the matvec of decode): outputs oA..oA+3 from blockA and oB..oB+3 from
- * blockB. Two blocks far apart in the matrix keep two memory streams in flight; one sequential stream leaves memory
- * idle between the hardware prefetcher's requests. Measured on SmolLM2-135M's decode shapes over cold weights:
- * ~75% of the read probe with one stream, ~89% with two. 8 accumulators, one per output, each taking a group's
- * two halves in turn.
+ * One row of x against four blocks at once (the matvec of decode): outputs oA.., oB.., oC.., oD.. (4 each) from
+ * blocks A..D, which lie far apart in the matrix (the four quarters of the range) and so keep four memory streams
+ * in flight: one sequential stream leaves memory idle between the hardware prefetcher's requests, which tracks
+ * streams page by page. Measured over SmolLM2-135M's and GPT-2's decode shapes with cold weights: ~89% of the read
+ * probe with two streams (two blocks), ~94-99% with four; three streams were in between, and two streams over the
+ * two halves of K (two blocks, four streams, 16 accumulators) no better than two. 16 accumulators, one per output,
+ * more than the 16 registers with x and the weights: the engine spills a few, which costs nothing visible against
+ * memory (f32; bf16 from memory gained ~10% too, but a cache-resident bf16 matrix runs ~15% slower than with two
+ * streams; f16 is bound by its conversion either way). Each output adds in the same order as in `blockTimesRow`.
+ */
+// @ts-ignore: decorator
+@inline function blockQuadTimesRow(x: usize, pA: usize, pB: usize, pC: usize, pD: usize, inF: i32, dtype: i32, yRow: usize, b: usize, oA: i32, oB: i32, oC: i32, oD: i32, end: i32): void {
+  const rowBytes = groupRowBytes(dtype);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  let e0 = f32x4.splat(0), e1 = f32x4.splat(0), e2 = f32x4.splat(0), e3 = f32x4.splat(0);
+  let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
+  for (let k = 0; k < inF; k += GROUP) {
+    const px = x + (<usize>k << 2);
+    let xlo: v128, xhi: v128;
+    if (k + GROUP <= inF) {
+      xlo = v128.load(px);
+      xhi = v128.load(px, 16);
+    } else {
+      xlo = loadF32Partial(px, inF - k);
+      xhi = loadF32Partial(px + 16, inF - k - 4);
+    }
+    let v = v128.load(pA);
+    a0 = madd(xhi, weightsHi(pA, v, dtype), madd(xlo, weightsLo(v, dtype), a0));
+    v = v128.load(pB);
+    c0 = madd(xhi, weightsHi(pB, v, dtype), madd(xlo, weightsLo(v, dtype), c0));
+    v = v128.load(pC);
+    e0 = madd(xhi, weightsHi(pC, v, dtype), madd(xlo, weightsLo(v, dtype), e0));
+    v = v128.load(pD);
+    f0 = madd(xhi, weightsHi(pD, v, dtype), madd(xlo, weightsLo(v, dtype), f0));
+    v = v128.load(pA + rowBytes);
+    a1 = madd(xhi, weightsHi(pA + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a1));
+    v = v128.load(pB + rowBytes);
+    c1 = madd(xhi, weightsHi(pB + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c1));
+    v = v128.load(pC + rowBytes);
+    e1 = madd(xhi, weightsHi(pC + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), e1));
+    v = v128.load(pD + rowBytes);
+    f1 = madd(xhi, weightsHi(pD + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), f1));
+    v = v128.load(pA + 2 * rowBytes);
+    a2 = madd(xhi, weightsHi(pA + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a2));
+    v = v128.load(pB + 2 * rowBytes);
+    c2 = madd(xhi, weightsHi(pB + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c2));
+    v = v128.load(pC + 2 * rowBytes);
+    e2 = madd(xhi, weightsHi(pC + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), e2));
+    v = v128.load(pD + 2 * rowBytes);
+    f2 = madd(xhi, weightsHi(pD + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), f2));
+    v = v128.load(pA + 3 * rowBytes);
+    a3 = madd(xhi, weightsHi(pA + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a3));
+    v = v128.load(pB + 3 * rowBytes);
+    c3 = madd(xhi, weightsHi(pB + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c3));
+    v = v128.load(pC + 3 * rowBytes);
+    e3 = madd(xhi, weightsHi(pC + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), e3));
+    v = v128.load(pD + 3 * rowBytes);
+    f3 = madd(xhi, weightsHi(pD + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), f3));
+    pA += 4 * rowBytes;
+    pB += 4 * rowBytes;
+    pC += 4 * rowBytes;
+    pD += 4 * rowBytes;
+  }
+  storeOutputs(yRow, hsum4(a0, a1, a2, a3), b, oA, end);
+  storeOutputs(yRow, hsum4(c0, c1, c2, c3), b, oB, end);
+  storeOutputs(yRow, hsum4(e0, e1, e2, e3), b, oC, end);
+  storeOutputs(yRow, hsum4(f0, f1, f2, f3), b, oD, end);
+}
+
+/**
+ * One row of x against two blocks at once: the matvec's leftover pair when the blocks of a range are not a multiple
+ * of four (see `blockQuadTimesRow`). 8 accumulators, one per output, each taking a group's two halves in turn.
  */
 // @ts-ignore: decorator
 @inline function blockPairTimesRow(x: usize, blockA: usize, blockB: usize, inF: i32, dtype: i32, yRow: usize, b: usize, oA: i32, oB: i32, end: i32): void {
@@ -311,8 +380,8 @@ const GROUP: i32 = 8;
 
 /**
  * The shared body of linearF32/F16/BF16. Rows in tiles of 4, blocks outermost, so one block's weights serve every
- * tile from cache (prefill); the rows left over (all of them in decode) go through the two-stream matvec, pairing
- * block i with block i + half of the range.
+ * tile from cache (prefill); the rows left over (all of them in decode) go through the four-stream matvec, taking
+ * blocks i, i + q, i + 2q, i + 3q together (q = a quarter of the range's blocks), then the 0..3 blocks left.
  */
 // @ts-ignore: decorator
 @inline function linearPacked(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32, dtype: i32): void {
@@ -329,19 +398,22 @@ const GROUP: i32 = 8;
     }
   }
   const blocks = (end - start + BLOCK_ROWS - 1) / BLOCK_ROWS;
-  const half = blocks >> 1;
+  const quarter = blocks >> 2;
   const first = w + <usize>(start / BLOCK_ROWS) * bytesPerBlock;
   for (let r = tiledRows; r < rows; r++) {
     const xRow = x + <usize>r * xRowBytes;
     const yRow = y + <usize>r * yRowBytes;
-    for (let i = 0; i < half; i++) {
-      const j = i + half;
-      blockPairTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>j * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + j * BLOCK_ROWS, end);
+    for (let i = 0; i < quarter; i++) {
+      const iB = i + quarter, iC = i + 2 * quarter, iD = i + 3 * quarter;
+      blockQuadTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>iB * bytesPerBlock, first + <usize>iC * bytesPerBlock, first + <usize>iD * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + iB * BLOCK_ROWS, start + iC * BLOCK_ROWS, start + iD * BLOCK_ROWS, end);
     }
-    if (blocks & 1) {
-      const last = blocks - 1;
-      storeOutputs(yRow, blockTimesRow(xRow, first + <usize>last * bytesPerBlock, inF, dtype), b, start + last * BLOCK_ROWS, end);
+    // the 0..3 blocks past the quarters: a pair, then a single one
+    let i = 4 * quarter;
+    if (blocks - i >= 2) {
+      blockPairTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>(i + 1) * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + (i + 1) * BLOCK_ROWS, end);
+      i += 2;
     }
+    if (i < blocks) storeOutputs(yRow, blockTimesRow(xRow, first + <usize>i * bytesPerBlock, inF, dtype), b, start + i * BLOCK_ROWS, end);
   }
 }
 

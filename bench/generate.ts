@@ -5,8 +5,9 @@
  * Per model, in a child process of its own (so that its peak resident memory is its own), each run loads the
  * model, prefills a 128-token prompt and decodes 64 tokens greedily; the table shows medians over the runs:
  * load time, time to first token, prefill tokens/s, decode tokens/s, peak memory; and the weight bytes a decoded
- * token reads against the read bandwidth of the same process (`ReadProbe`: a SIMD sum over a 1 GiB buffer filled
- * with data): decode tokens/s × bytes per token ÷ bandwidth is the fraction of the memory speed decoding reaches.
+ * token reads against the read bandwidth of the same process, measured right after each run (`ReadProbe`: a SIMD
+ * sum over a 1 GiB buffer filled with data): decode tokens/s × bytes per token ÷ bandwidth, per run, is the
+ * fraction of the memory speed decoding reaches; the table shows its median.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +50,9 @@ async function measure(name: string, runs: number): Promise<ModelResult> {
   const ttft: number[] = [];
   const prefill: number[] = [];
   const decode: number[] = [];
+  const bandwidths: number[] = [];
+  let peakMemory = 0;
+  let probe: ReadProbe | null = null;
   for (let r = 0; r < runs; r++) {
     const lm = await loadModel(dir, { runtime: rt, contextLength: CONTEXT_LENGTH });
     try {
@@ -62,11 +66,16 @@ async function measure(name: string, runs: number): Promise<ModelResult> {
     } finally {
       lm.model.dispose();
     }
+    // The read probe right after each run, so each run's decode is set against the bandwidth of the same moment of
+    // this shared machine. Peak memory is read once, after the first run and before the 1 GiB probe buffer exists.
+    if (!probe) {
+      peakMemory = process.resourceUsage().maxRSS * 1024;
+      probe = new ReadProbe(rt);
+    }
+    bandwidths.push(probe.bytesPerSecond());
   }
-  const peakMemory = process.resourceUsage().maxRSS * 1024; // before the 1 GiB probe buffer exists
-  const probe = new ReadProbe(rt);
-  const bandwidth = probe.bytesPerSecond();
-  probe.free();
+  probe?.free();
+  const bandwidth = median(bandwidths);
   const bytesPerToken = weightBytesPerToken(spec);
   const decodeRate = median(decode);
   return {
@@ -79,7 +88,7 @@ async function measure(name: string, runs: number): Promise<ModelResult> {
     decode_tokens_per_s: decodeRate,
     weight_bytes_per_token: bytesPerToken,
     read_bandwidth_bytes_per_s: bandwidth,
-    decode_bandwidth_fraction: (decodeRate * bytesPerToken) / bandwidth,
+    decode_bandwidth_fraction: median(decode.map((rate, r) => (rate * bytesPerToken) / bandwidths[r])),
     peak_memory_bytes: peakMemory,
     build: rt.relaxedSimd ? 'relaxed-SIMD' : 'SIMD128',
   };

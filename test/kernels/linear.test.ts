@@ -176,7 +176,8 @@ describe('linear kernels', () => {
       linear(rt, x, w, b, whole);
       const wholeValues = rt.readF32(whole);
       const part = rt.alloc('f32', [rows, outF]);
-      for (const [start, end] of [[0, 4], [4, 33], [32, 67], [64, 67], [8, 8]]) {
+      // 1, 8, 9, 1, 0, 6 and 7 blocks: every mix of the four-block matvec, the leftover pair and the single block
+      for (const [start, end] of [[0, 4], [4, 33], [32, 67], [64, 67], [8, 8], [0, 24], [12, 40]]) {
         const sentinel = 1234.5;
         rt.f32View(part).fill(sentinel);
         rt.kernels[PACKED[dtype]](x.offset, w.offset, b.offset, part.offset, rows, inF, outF, start, end);
