@@ -151,6 +151,25 @@ const GROUP: i32 = 8;
   return <usize>((inF + GROUP - 1) / GROUP) * BLOCK_ROWS * groupRowBytes(dtype);
 }
 
+/** x[k..k+3] of a group starting at px with `left` = inF - k values remaining (zeros past the end of x). */
+// @ts-ignore: decorator
+@inline function xGroupLo(px: usize, left: i32): v128 {
+  return left >= GROUP ? v128.load(px) : loadF32Partial(px, left);
+}
+
+/** x[k+4..k+7] of the same group. */
+// @ts-ignore: decorator
+@inline function xGroupHi(px: usize, left: i32): v128 {
+  return left >= GROUP ? v128.load(px, 16) : loadF32Partial(px + 16, left - 4);
+}
+
+/** acc + one packed row's 8 weights of a group (at p, widened) times the group's x (xlo, xhi), in a fixed order. */
+// @ts-ignore: decorator
+@inline function rowStep(p: usize, xlo: v128, xhi: v128, acc: v128, dtype: i32): v128 {
+  const v = v128.load(p);
+  return madd(xhi, weightsHi(p, v, dtype), madd(xlo, weightsLo(v, dtype), acc));
+}
+
 // ---- packed kernels --------------------------------------------------------------------------------------------
 
 /**
@@ -165,22 +184,12 @@ const GROUP: i32 = 8;
   let pw = block;
   for (let k = 0; k < inF; k += GROUP) {
     const px = x + (<usize>k << 2);
-    let xlo: v128, xhi: v128;
-    if (k + GROUP <= inF) {
-      xlo = v128.load(px);
-      xhi = v128.load(px, 16);
-    } else {
-      xlo = loadF32Partial(px, inF - k);
-      xhi = loadF32Partial(px + 16, inF - k - 4);
-    }
-    let v = v128.load(pw);
-    a0 = madd(xhi, weightsHi(pw, v, dtype), madd(xlo, weightsLo(v, dtype), a0));
-    v = v128.load(pw + rowBytes);
-    a1 = madd(xhi, weightsHi(pw + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a1));
-    v = v128.load(pw + 2 * rowBytes);
-    a2 = madd(xhi, weightsHi(pw + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a2));
-    v = v128.load(pw + 3 * rowBytes);
-    a3 = madd(xhi, weightsHi(pw + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a3));
+    const xlo = xGroupLo(px, inF - k);
+    const xhi = xGroupHi(px, inF - k);
+    a0 = rowStep(pw, xlo, xhi, a0, dtype);
+    a1 = rowStep(pw + rowBytes, xlo, xhi, a1, dtype);
+    a2 = rowStep(pw + 2 * rowBytes, xlo, xhi, a2, dtype);
+    a3 = rowStep(pw + 3 * rowBytes, xlo, xhi, a3, dtype);
     pw += 4 * rowBytes;
   }
   return hsum4(a0, a1, a2, a3);
@@ -206,46 +215,24 @@ const GROUP: i32 = 8;
   let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
   for (let k = 0; k < inF; k += GROUP) {
     const px = x + (<usize>k << 2);
-    let xlo: v128, xhi: v128;
-    if (k + GROUP <= inF) {
-      xlo = v128.load(px);
-      xhi = v128.load(px, 16);
-    } else {
-      xlo = loadF32Partial(px, inF - k);
-      xhi = loadF32Partial(px + 16, inF - k - 4);
-    }
-    let v = v128.load(pA);
-    a0 = madd(xhi, weightsHi(pA, v, dtype), madd(xlo, weightsLo(v, dtype), a0));
-    v = v128.load(pB);
-    c0 = madd(xhi, weightsHi(pB, v, dtype), madd(xlo, weightsLo(v, dtype), c0));
-    v = v128.load(pC);
-    e0 = madd(xhi, weightsHi(pC, v, dtype), madd(xlo, weightsLo(v, dtype), e0));
-    v = v128.load(pD);
-    f0 = madd(xhi, weightsHi(pD, v, dtype), madd(xlo, weightsLo(v, dtype), f0));
-    v = v128.load(pA + rowBytes);
-    a1 = madd(xhi, weightsHi(pA + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a1));
-    v = v128.load(pB + rowBytes);
-    c1 = madd(xhi, weightsHi(pB + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c1));
-    v = v128.load(pC + rowBytes);
-    e1 = madd(xhi, weightsHi(pC + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), e1));
-    v = v128.load(pD + rowBytes);
-    f1 = madd(xhi, weightsHi(pD + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), f1));
-    v = v128.load(pA + 2 * rowBytes);
-    a2 = madd(xhi, weightsHi(pA + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a2));
-    v = v128.load(pB + 2 * rowBytes);
-    c2 = madd(xhi, weightsHi(pB + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c2));
-    v = v128.load(pC + 2 * rowBytes);
-    e2 = madd(xhi, weightsHi(pC + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), e2));
-    v = v128.load(pD + 2 * rowBytes);
-    f2 = madd(xhi, weightsHi(pD + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), f2));
-    v = v128.load(pA + 3 * rowBytes);
-    a3 = madd(xhi, weightsHi(pA + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a3));
-    v = v128.load(pB + 3 * rowBytes);
-    c3 = madd(xhi, weightsHi(pB + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c3));
-    v = v128.load(pC + 3 * rowBytes);
-    e3 = madd(xhi, weightsHi(pC + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), e3));
-    v = v128.load(pD + 3 * rowBytes);
-    f3 = madd(xhi, weightsHi(pD + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), f3));
+    const xlo = xGroupLo(px, inF - k);
+    const xhi = xGroupHi(px, inF - k);
+    a0 = rowStep(pA, xlo, xhi, a0, dtype);
+    c0 = rowStep(pB, xlo, xhi, c0, dtype);
+    e0 = rowStep(pC, xlo, xhi, e0, dtype);
+    f0 = rowStep(pD, xlo, xhi, f0, dtype);
+    a1 = rowStep(pA + rowBytes, xlo, xhi, a1, dtype);
+    c1 = rowStep(pB + rowBytes, xlo, xhi, c1, dtype);
+    e1 = rowStep(pC + rowBytes, xlo, xhi, e1, dtype);
+    f1 = rowStep(pD + rowBytes, xlo, xhi, f1, dtype);
+    a2 = rowStep(pA + 2 * rowBytes, xlo, xhi, a2, dtype);
+    c2 = rowStep(pB + 2 * rowBytes, xlo, xhi, c2, dtype);
+    e2 = rowStep(pC + 2 * rowBytes, xlo, xhi, e2, dtype);
+    f2 = rowStep(pD + 2 * rowBytes, xlo, xhi, f2, dtype);
+    a3 = rowStep(pA + 3 * rowBytes, xlo, xhi, a3, dtype);
+    c3 = rowStep(pB + 3 * rowBytes, xlo, xhi, c3, dtype);
+    e3 = rowStep(pC + 3 * rowBytes, xlo, xhi, e3, dtype);
+    f3 = rowStep(pD + 3 * rowBytes, xlo, xhi, f3, dtype);
     pA += 4 * rowBytes;
     pB += 4 * rowBytes;
     pC += 4 * rowBytes;
@@ -269,30 +256,16 @@ const GROUP: i32 = 8;
   let pa = blockA, pc = blockB;
   for (let k = 0; k < inF; k += GROUP) {
     const px = x + (<usize>k << 2);
-    let xlo: v128, xhi: v128;
-    if (k + GROUP <= inF) {
-      xlo = v128.load(px);
-      xhi = v128.load(px, 16);
-    } else {
-      xlo = loadF32Partial(px, inF - k);
-      xhi = loadF32Partial(px + 16, inF - k - 4);
-    }
-    let v = v128.load(pa);
-    a0 = madd(xhi, weightsHi(pa, v, dtype), madd(xlo, weightsLo(v, dtype), a0));
-    v = v128.load(pc);
-    c0 = madd(xhi, weightsHi(pc, v, dtype), madd(xlo, weightsLo(v, dtype), c0));
-    v = v128.load(pa + rowBytes);
-    a1 = madd(xhi, weightsHi(pa + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a1));
-    v = v128.load(pc + rowBytes);
-    c1 = madd(xhi, weightsHi(pc + rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c1));
-    v = v128.load(pa + 2 * rowBytes);
-    a2 = madd(xhi, weightsHi(pa + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a2));
-    v = v128.load(pc + 2 * rowBytes);
-    c2 = madd(xhi, weightsHi(pc + 2 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c2));
-    v = v128.load(pa + 3 * rowBytes);
-    a3 = madd(xhi, weightsHi(pa + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), a3));
-    v = v128.load(pc + 3 * rowBytes);
-    c3 = madd(xhi, weightsHi(pc + 3 * rowBytes, v, dtype), madd(xlo, weightsLo(v, dtype), c3));
+    const xlo = xGroupLo(px, inF - k);
+    const xhi = xGroupHi(px, inF - k);
+    a0 = rowStep(pa, xlo, xhi, a0, dtype);
+    c0 = rowStep(pc, xlo, xhi, c0, dtype);
+    a1 = rowStep(pa + rowBytes, xlo, xhi, a1, dtype);
+    c1 = rowStep(pc + rowBytes, xlo, xhi, c1, dtype);
+    a2 = rowStep(pa + 2 * rowBytes, xlo, xhi, a2, dtype);
+    c2 = rowStep(pc + 2 * rowBytes, xlo, xhi, c2, dtype);
+    a3 = rowStep(pa + 3 * rowBytes, xlo, xhi, a3, dtype);
+    c3 = rowStep(pc + 3 * rowBytes, xlo, xhi, c3, dtype);
     pa += 4 * rowBytes;
     pc += 4 * rowBytes;
   }
