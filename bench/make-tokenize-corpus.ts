@@ -7,18 +7,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Rng } from '../src/generation/sampling.js';
 
 const DATA_DIR = resolve(process.env.WEFT_TEST_DATA ?? resolve(import.meta.dirname, '../../shared/data'));
-
-/** mulberry32: a tiny seeded PRNG, so the corpus does not depend on Math.random. */
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sourceStrings(): string[] {
   const corpus = readFileSync(resolve(DATA_DIR, 'tokenizers/corpus.jsonl'), 'utf8')
@@ -32,7 +23,8 @@ function sourceStrings(): string[] {
 /** Documents of 1–8 source strings each, until `megabytes` of UTF-8. */
 export function makeTokenizeCorpus(megabytes = 3, seed = 20240531): string[] {
   const strings = sourceStrings();
-  const random = mulberry32(seed);
+  const rng = new Rng(seed); // the project's documented PRNG: the corpus does not depend on Math.random
+  const random = () => rng.nextFloat();
   const encoder = new TextEncoder();
   const documents: string[] = [];
   let bytes = 0;

@@ -4,6 +4,7 @@ import { DTYPE_CODE } from '../../src/runtime/kernels.js';
 import { gatherRows, linear, packedLinearBytes, packLinearWeight, type WeightDType } from '../../src/runtime/layout.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
+import { seededRandom } from './util.js';
 
 // ---- independent decoders and data ---------------------------------------------------------------------------
 
@@ -20,16 +21,6 @@ function decodeF16(h: number): number {
 /** bf16 bits → number: the high half of an f32. */
 function decodeBF16(h: number): number {
   return new Float32Array(new Uint32Array([h << 16]).buffer)[0];
-}
-
-/** Seeded PRNG (mulberry32) so that a failure reproduces. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A weight [outF×inF] of dtype: its plain little-endian bytes and its values as numbers. */
@@ -128,7 +119,7 @@ describe('linear kernels', () => {
 
   /** Runs the packed kernel (through `linear`) and the reference on the same data; checks both against float64. */
   function checkShape(dtype: WeightDType, rows: number, inF: number, outF: number, withBias: boolean, seed: number) {
-    const next = rng(seed);
+    const next = seededRandom(seed);
     const xData = randomF32(rows * inF, next);
     const weight = randomWeight(outF * inF, dtype, next);
     const bData = withBias ? randomF32(outF, next) : null;
@@ -168,7 +159,7 @@ describe('linear kernels', () => {
 
     it(`${dtype}: a range [start, end) writes exactly its outputs, the same bits as the whole call`, () => {
       const [rows, inF, outF] = [3, 19, 67];
-      const next = rng(7);
+      const next = seededRandom(7);
       const x = f32Tensor(randomF32(rows * inF, next), [rows, inF]);
       const b = f32Tensor(randomF32(outF, next), [outF]);
       const w = packLinearWeight(rt, randomWeight(outF * inF, dtype, next).bytes, outF, inF, dtype);
@@ -194,7 +185,7 @@ describe('linear kernels', () => {
 
   it('reference kernels honour a range too', () => {
     const [rows, inF, outF] = [2, 5, 9];
-    const next = rng(9);
+    const next = seededRandom(9);
     const x = f32Tensor(randomF32(rows * inF, next), [rows, inF]);
     const w = f32Tensor(randomF32(outF * inF, next), [outF, inF]);
     const y = f32Tensor(new Float32Array(rows * outF).fill(-7), [rows, outF]);
@@ -297,7 +288,7 @@ describe('linear kernels', () => {
   });
 
   it('gathers rows of f32/f16/bf16 tables, packed and plain, at awkward widths', () => {
-    const next = rng(11);
+    const next = seededRandom(11);
     for (const dtype of DTYPES)
       for (const [vocab, dim] of [[7, 3], [13, 67], [5, 8]]) {
         const table = randomWeight(vocab * dim, dtype, next);
