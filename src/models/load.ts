@@ -5,9 +5,8 @@
  * Runtime stays usable for the next load.
  */
 import { WeftError } from '../errors.js';
-import { readGguf, type GgufValue } from '../formats/gguf.js';
-import { readLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
-import { fileSource, type ByteSource } from '../formats/source.js';
+import { openGguf, type GgufValue } from '../formats/gguf.js';
+import { openLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
 import { openSafetensors, weightsFromGguf, weightsFromLlama2c } from '../formats/weights.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { Tokenizer } from '../tokenizers/index.js';
@@ -75,8 +74,8 @@ async function openModel(path: string): Promise<OpenedModel> {
   const stat = await fs.stat(path).catch(() => null);
   if (!stat) throw new WeftError('E_MISSING', `no such model file or folder: ${path}`);
   if (stat.isDirectory() || path.endsWith('.safetensors') || path.endsWith('.safetensors.index.json')) return openHf(path, stat.isDirectory());
-  if (path.endsWith('.gguf')) return openGguf(path);
-  if (path.endsWith('.bin')) return openLlama2c(path);
+  if (path.endsWith('.gguf')) return openGgufModel(path);
+  if (path.endsWith('.bin')) return openLlama2cModel(path);
   throw new WeftError('E_UNSUPPORTED', `${path}: unknown model format; give a folder (config.json + safetensors), a .safetensors, a .gguf or a llama2.c .bin file`);
 }
 
@@ -95,8 +94,8 @@ async function openHf(path: string, isFolder: boolean): Promise<OpenedModel> {
 }
 
 /** A GGUF file: hyper-parameters and (usually) the vocabulary in its metadata. */
-async function openGguf(path: string): Promise<OpenedModel> {
-  const file = await closeOnError(await fileSource(path), readGguf);
+async function openGgufModel(path: string): Promise<OpenedModel> {
+  const file = await openGguf(path);
   const metadata: Json = {};
   for (const [key, value] of file.metadata) metadata[key] = toJson(value);
   const config = new ConfigReader(metadata, `${path} metadata`);
@@ -112,9 +111,9 @@ async function openGguf(path: string): Promise<OpenedModel> {
  * llama whose metadata is written here from the header. run.c's semantics: BOS is 1, and generation stops when
  * BOS is produced, so BOS is also the only stop id.
  */
-async function openLlama2c(path: string): Promise<OpenedModel> {
+async function openLlama2cModel(path: string): Promise<OpenedModel> {
   const { join, dirname } = await import('node:path');
-  const file = await closeOnError(await fileSource(path), readLlama2c);
+  const file = await openLlama2c(path);
   const h: Llama2cConfig = file.config;
   const metadata: Json = {
     'general.architecture': 'llama',
@@ -142,15 +141,6 @@ async function openLlama2c(path: string): Promise<OpenedModel> {
 }
 
 /** Parse an opened file, closing it if the parse fails. */
-async function closeOnError<T>(source: ByteSource, parse: (source: ByteSource) => Promise<T>): Promise<T> {
-  try {
-    return await parse(source);
-  } catch (e) {
-    await source.close();
-    throw e;
-  }
-}
-
 /** GGUF integers above 2^53 arrive as bigint; hyper-parameters never are, so plain numbers are enough here. */
 function toJson(value: GgufValue): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
