@@ -34,7 +34,7 @@ export const MODEL_OPTIONS = {
 
 export const MODEL_USAGE = `  --model PATH             a model folder (config.json + safetensors), a .gguf or a llama2.c .bin
   --tokenizer PATH         a tokenizer file, when the model folder has none (tokenizer.json, .gguf, llama2.c .bin)
-  --context-length N       cap the KV cache at N positions (default: the model's context)`;
+  --context-length N       positions the KV cache holds (default: 4096, or the model's context if smaller)`;
 
 /**
  * Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). NaN/Inf weights are

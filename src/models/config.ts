@@ -64,9 +64,15 @@ export class ConfigReader {
   }
 }
 
-/** The KV cache length: the model's maximum, or the smaller `contextLength` option. */
+/**
+ * Positions the KV cache holds when the caller does not say: a preallocated f32 cache for a model's full context
+ * (128k positions for Llama 3.x) would not fit in wasm32's 4 GiB, and few prompts need it.
+ */
+export const DEFAULT_CONTEXT_LENGTH = 4096;
+
+/** The KV cache length: the `contextLength` option (default 4096), at most the model's maximum. */
 export function contextCapacity(modelMaximum: number, option: number | undefined): number {
-  if (option === undefined) return modelMaximum;
+  if (option === undefined) return Math.min(modelMaximum, DEFAULT_CONTEXT_LENGTH);
   if (!Number.isInteger(option) || option <= 0) throw new WeftError('E_OPTION', `contextLength ${option} is not a positive integer`);
   return Math.min(option, modelMaximum);
 }

@@ -19,7 +19,7 @@ export interface LoadModelOptions {
   runtime?: Runtime;
   /** A tokenizer file to use instead of the one found beside (or inside) the model. */
   tokenizer?: string;
-  /** Cap the KV cache at this many positions (memory); the model's maximum when absent or larger. */
+  /** Positions the KV cache holds (default 4096); the model's maximum when that is smaller or this is larger. */
   contextLength?: number;
 }
 

@@ -9,7 +9,7 @@ import type { Tokenizer } from '../tokenizers/index.js';
 export interface DecoderConfig {
   modelType: string;
   vocabSize: number;
-  /** Positions the KV cache holds: the model's maximum, or less when capped by the `contextLength` option. */
+  /** Positions the KV cache holds: the `contextLength` option (default 4096), at most the model's maximum. */
   contextLength: number;
   hiddenSize: number;
   nLayers: number;

@@ -96,6 +96,18 @@ describeData('models from derived files', () => {
     model.dispose();
   });
 
+  it('the KV cache holds 4096 positions by default, the contextLength option up to the model maximum', async () => {
+    // A 128k-context model's full f32 cache would not fit in wasm32; a default cap keeps such models loadable.
+    const dir = await withConfig('ref-models/llama-a', 'long-context', (c) => (c.max_position_embeddings = 10000));
+    const lengths: number[] = [];
+    for (const contextLength of [undefined, 6000, 20000]) {
+      const { model } = await loadModel(dir, { runtime: rt, contextLength });
+      lengths.push(model.config.contextLength);
+      model.dispose();
+    }
+    expect(lengths).toEqual([4096, 6000, 10000]);
+  });
+
   it('a SmolLM2-style config (llama, tied embeddings, extra fields) loads tied weights', async () => {
     // SmolLM2's config.json is a LlamaConfig with tie_word_embeddings true and a few fields of its own.
     const dir = await withConfig('ref-models/llama-b', 'smollm', (c) => {

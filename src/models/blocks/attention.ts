@@ -52,7 +52,11 @@ export class KvCache {
       }
     } catch (e) {
       this.free(rt);
-      throw new WeftError('E_MEMORY', `no room for a KV cache of ${capacity} positions × ${nLayers} layers: ${(e as Error).message}`, { cause: e });
+      throw new WeftError(
+        'E_MEMORY',
+        `no room for a KV cache of ${capacity} positions × ${nLayers} layers (a smaller contextLength option shrinks it): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
 

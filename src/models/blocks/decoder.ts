@@ -87,7 +87,8 @@ export class Decoder implements CausalLM {
     if (pos0 + rows > contextLength) {
       throw new WeftError(
         'E_CONTEXT',
-        `${rows} new tokens after ${pos0} cached positions need ${pos0 + rows} positions, past the context length of ${contextLength}`,
+        `${rows} new tokens after ${pos0} cached positions need ${pos0 + rows} positions, past the context length of ${contextLength} ` +
+          `(a larger contextLength option, --context-length in the CLI, raises it up to the model's maximum)`,
       );
     }
     const rt = this.runtime;
