@@ -7,6 +7,7 @@ export * from "./activations";
 export * from "./rope";
 export * from "./attention";
 export * from "./probe";
+export * from "./check";
 
 /** First free byte above this module's static data: the host's allocator starts here. */
 export function heapBase(): usize {

@@ -487,6 +487,67 @@ export function packLinear(src: usize, dst: usize, outF: i32, inF: i32, dtype: i
 }
 
 /**
+ * The same packed bytes as `packLinear` of W [outF×inF], read from its transpose: src is row-major [inF×outF]
+ * (GPT-2's Conv1D stores weights so), element (o, k) at src[k·outF + o]. A whole block (4 output rows) of a whole
+ * group (8 inputs) is 8 source rows of 4 elements, one 16-byte (f32) or 8-byte (f16/bf16) load each, turned
+ * around in registers into the block's 4 group rows; groups go in the outer loop so that the source is read as 8
+ * sequential streams. The short last block and group, if any, move element by element.
+ */
+export function packLinearTransposed(src: usize, dst: usize, outF: i32, inF: i32, dtype: i32): void {
+  const elementBytes: usize = dtype == F32 ? 4 : 2;
+  memory.fill(dst, 0, <usize>((outF + BLOCK_ROWS - 1) / BLOCK_ROWS) * blockBytes(inF, dtype));
+  const fullBlocksEnd = outF - outF % BLOCK_ROWS;
+  const fullGroupsEnd = inF - inF % GROUP;
+  const srcRowBytes = <usize>outF * elementBytes;
+  for (let k = 0; k < fullGroupsEnd; k += GROUP) {
+    const rows = src + <usize>k * srcRowBytes; // source row k: output features 0..outF-1 of input k
+    for (let o = 0; o < fullBlocksEnd; o += BLOCK_ROWS) {
+      const from = rows + <usize>o * elementBytes;
+      const to = dst + packedOffset(o, k, inF, dtype);
+      if (dtype == F32) {
+        // 8 vectors [W(o..o+3, k+j)], j = 0..7: two 4×4 transposes give row o+r's k..k+3 and k+4..k+7.
+        transposeStore4x4(to, v128.load(from), v128.load(from + srcRowBytes), v128.load(from + 2 * srcRowBytes), v128.load(from + 3 * srcRowBytes), 32);
+        transposeStore4x4(to + 16, v128.load(from + 4 * srcRowBytes), v128.load(from + 5 * srcRowBytes), v128.load(from + 6 * srcRowBytes), v128.load(from + 7 * srcRowBytes), 32);
+      } else {
+        // Inputs j, j+1 in one vector, interleaved so that 32-bit lane r holds (W(o+r, k+j), W(o+r, k+j+1)); a
+        // 4×4 transpose of those 32-bit pairs then gives each row's 8 inputs in order.
+        transposeStore4x4(to, pairRows(from, srcRowBytes), pairRows(from + 2 * srcRowBytes, srcRowBytes), pairRows(from + 4 * srcRowBytes, srcRowBytes), pairRows(from + 6 * srcRowBytes, srcRowBytes), 16);
+      }
+    }
+  }
+  // The short last block (outputs fullBlocksEnd..outF-1) of every group, then the short last group of every row.
+  for (let k = 0; k < inF; k++) {
+    const oStart = k < fullGroupsEnd ? fullBlocksEnd : 0;
+    for (let o = oStart; o < outF; o++) {
+      const from = src + <usize>k * srcRowBytes + <usize>o * elementBytes;
+      const to = dst + packedOffset(o, k, inF, dtype);
+      if (dtype == F32) store<u32>(to, load<u32>(from));
+      else store<u16>(to, load<u16>(from));
+    }
+  }
+}
+
+/** Stores the 4×4 transpose of 32-bit lanes [a, b, c, d]: [a0 b0 c0 d0] at p, [a1 b1 c1 d1] at p + stride, ... */
+// @ts-ignore: decorator
+@inline function transposeStore4x4(p: usize, a: v128, b: v128, c: v128, d: v128, stride: usize): void {
+  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(p, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+  v128.store(p + stride, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7));
+  v128.store(p + 2 * stride, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5));
+  v128.store(p + 3 * stride, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7));
+}
+
+/** 4 16-bit elements at p (x0..x3) and 4 at p + next (y0..y3), as [x0 y0 x1 y1 x2 y2 x3 y3]. */
+// @ts-ignore: decorator
+@inline function pairRows(p: usize, next: usize): v128 {
+  const v = i64x2.replace_lane(i64x2.splat(load<i64>(p)), 1, load<i64>(p + next));
+  return i16x8.shuffle(v, v, 0, 4, 1, 5, 2, 6, 3, 7);
+}
+
+/**
  * Embedding lookup: out[n×dim] f32 = rows ids[n] (i32) of table [rows×dim] of dtype 0/1/2, packed (packed = 1, as
  * made by packLinear, e.g. a tied lm_head) or plain. The caller checks the ids against the table's row count.
  */

@@ -174,19 +174,3 @@ export function bf16ToF32(h: number): number {
   bf16Bits[0] = h << 16;
   return bf16Scratch[0];
 }
-
-/**
- * How many values in a tensor's bytes are NaN or ±Inf (exponent bits all ones). Weights may hold them, and the
- * loader reports the count instead of refusing. Only f32/f16/bf16 are inspected; other dtypes count 0.
- */
-export function checkFinite(bytes: Uint8Array, dtype: string): number {
-  const [width, mask] = dtype === 'f32' ? [4, 0x7f800000] : dtype === 'f16' ? [2, 0x7c00] : dtype === 'bf16' ? [2, 0x7f80] : [0, 0];
-  if (width === 0) return 0;
-  // A typed array needs an aligned start: copy the rare unaligned view.
-  const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
-  const n = Math.floor(aligned.length / width);
-  const words = width === 4 ? new Uint32Array(aligned.buffer, aligned.byteOffset, n) : new Uint16Array(aligned.buffer, aligned.byteOffset, n);
-  let count = 0;
-  for (let i = 0; i < n; i++) if ((words[i] & mask) === mask) count++;
-  return count;
-}

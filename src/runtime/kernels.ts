@@ -27,6 +27,8 @@ export interface Kernels {
   linearBF16_ref(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
   /** Repack plain row-major [outF×inF] (dtype 0 f32, 1 f16, 2 bf16) into the packed layout, same dtype. */
   packLinear(src: number, dst: number, outF: number, inF: number, dtype: number): void;
+  /** The same packed bytes as `packLinear` of W [outF×inF], read from its transpose: src plain row-major [inF×outF]. */
+  packLinearTransposed(src: number, dst: number, outF: number, inF: number, dtype: number): void;
   /** out[n×dim] f32 = table rows ids[n] (i32); table is packed (`packed`=1) or plain, of `dtype` (0/1/2). */
   gatherRows(table: number, ids: number, out: number, n: number, dim: number, dtype: number, packed: number): void;
 
@@ -89,6 +91,11 @@ export interface Kernels {
    */
   attention(q: number, qStride: number, kCache: number, vCache: number, capacity: number, out: number, outStride: number, rows: number, nHeads: number, nKvHeads: number, headDim: number, kvLen: number, pos0: number, scale: number, causal: number, mask: number, bias: number, scratch: number, start: number, end: number): void;
   attention_ref(q: number, qStride: number, kCache: number, vCache: number, capacity: number, out: number, outStride: number, rows: number, nHeads: number, nKvHeads: number, headDim: number, kvLen: number, pos0: number, scale: number, causal: number, mask: number, bias: number, scratch: number, start: number, end: number): void;
+
+  // ---- check.ts ----------------------------------------------------------------------------------------------
+  /** How many of the elements [start, end) at p, of `dtype` (0/1/2), are NaN or ±Inf (exponent bits all ones). */
+  countNonFinite(p: number, dtype: number, start: number, end: number): number;
+  countNonFinite_ref(p: number, dtype: number, start: number, end: number): number;
 
   // ---- probe.ts: memory bandwidth probes for benchmarks --------------------------------------------------------
   /** Sum of n f32 at p with a SIMD loop: the read-bandwidth probe. */

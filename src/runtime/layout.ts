@@ -37,10 +37,11 @@ export function packedLinearBytes(outF: number, inF: number, dtype: WeightDType)
 /**
  * Allocates a packed weight [outF, inF] on the runtime's heap and packs `src` into it. `src` is the plain row-major
  * weight: little-endian bytes of `dtype` from the host (staged in a heap block released before returning), or a
- * plain tensor already in wasm memory (e.g. read there straight from a file; the caller frees it). Only the packed
+ * plain tensor already in wasm memory (e.g. read there straight from a file; the caller frees it). `transposed`:
+ * `src` holds Wᵀ, row-major [inF, outF] (GPT-2's Conv1D weights), and the packed result is the same. Only the packed
  * tensor remains allocated afterwards; on error nothing does.
  */
-export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: number, inF: number, dtype: WeightDType): Tensor {
+export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: number, inF: number, dtype: WeightDType, transposed = false): Tensor {
   if (!Number.isInteger(outF) || !Number.isInteger(inF) || outF < 1 || inF < 1) {
     throw new WeftError('E_OPTION', `packLinearWeight: invalid weight shape [${outF}, ${inF}]`);
   }
@@ -62,7 +63,7 @@ export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: nu
     } else {
       srcOffset = src.offset;
     }
-    rt.kernels.packLinear(srcOffset, packed.offset, outF, inF, DTYPE_CODE[dtype]);
+    (transposed ? rt.kernels.packLinearTransposed : rt.kernels.packLinear)(srcOffset, packed.offset, outF, inF, DTYPE_CODE[dtype]);
   } catch (e) {
     rt.free(packed);
     throw e;

@@ -309,6 +309,50 @@ describe('linear kernels', () => {
       }
   });
 
+  for (const dtype of DTYPES) {
+    it(`${dtype}: packing from a transposed source [inF×outF] gives the bytes of packing the plain matrix`, () => {
+      const next = seededRandom(300 + DTYPE_CODE[dtype]);
+      const bytesOf = (t: Tensor) => rt.u8.slice(t.offset, t.offset + t.byteLength);
+      for (const outF of [1, 3, 4, 5, 8, 17, 67])
+        for (const inF of [1, 3, 5, 8, 16, 17, 67]) {
+          // raw random bit patterns: NaN payloads, ±Inf, subnormals and -0 must move bit for bit
+          const n = outF * inF;
+          const plain = dtype === 'f32' ? new Uint32Array(n) : new Uint16Array(n);
+          const range = dtype === 'f32' ? 2 ** 32 : 2 ** 16;
+          for (let i = 0; i < n; i++) plain[i] = Math.floor(next() * range);
+          const transposed = dtype === 'f32' ? new Uint32Array(n) : new Uint16Array(n);
+          for (let o = 0; o < outF; o++) for (let k = 0; k < inF; k++) transposed[k * outF + o] = plain[o * inF + k];
+          const u8 = (a: Uint32Array | Uint16Array) => new Uint8Array(a.buffer);
+          const want = packLinearWeight(rt, u8(plain), outF, inF, dtype);
+          const fromHost = packLinearWeight(rt, u8(transposed), outF, inF, dtype, true);
+          // the same from a tensor already in wasm memory, as the loader passes it
+          const src = rt.alloc(dtype, [inF, outF]);
+          rt.u8.set(u8(transposed), src.offset);
+          const fromTensor = packLinearWeight(rt, src, outF, inF, dtype, true);
+          const what = `${dtype} [${outF}×${inF}]`;
+          expect(fromHost.byteLength, what).toBe(packedLinearBytes(outF, inF, dtype));
+          expect(bytesOf(fromHost), `${what} from host bytes`).toEqual(bytesOf(want));
+          expect(bytesOf(fromTensor), `${what} from a tensor`).toEqual(bytesOf(want));
+          for (const t of [want, fromHost, src, fromTensor]) rt.free(t);
+        }
+    });
+  }
+
+  it('the raw packLinearTransposed kernel writes zeros into the padding, whatever dst held', () => {
+    // W [3×5] = 1..15 row-major; its transpose [5×3] is the source
+    const w = Float32Array.from({ length: 15 }, (_, i) => i + 1);
+    const wt = new Float32Array(15);
+    for (let o = 0; o < 3; o++) for (let k = 0; k < 5; k++) wt[k * 3 + o] = w[o * 5 + k];
+    const src = rt.alloc('f32', [5, 3]);
+    rt.write(src, wt);
+    const dst = rt.alloc('f32', [4, 8]);
+    rt.f32View(dst).fill(NaN);
+    rt.kernels.packLinearTransposed(src.offset, dst.offset, 3, 5, DTYPE_CODE.f32);
+    const row = (o: number) => (o < 3 ? [...Array.from(w.subarray(o * 5, o * 5 + 5)), 0, 0, 0] : new Array(8).fill(0));
+    expect(Array.from(rt.readF32(dst))).toEqual([...row(0), ...row(1), ...row(2), ...row(3)]);
+    for (const t of [src, dst]) rt.free(t);
+  });
+
   it('the raw gatherRows kernel takes the dtype code and packed flag of kernels.ts', () => {
     const w = packLinearWeight(rt, new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6]).buffer), 3, 2, 'f32');
     const ids = rt.alloc('i32', [1]);

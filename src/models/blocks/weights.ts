@@ -2,14 +2,15 @@
  * Copies a model's tensors from a `WeightSet` into wasm memory, each once and in the layout the kernels read:
  * linear weights packed (f16/bf16 stay 16-bit), norm weights and biases widened to f32, embedding tables as plain
  * rows read straight into their allocation. It checks every shape against the config, counts NaN/Inf values
- * (allowed, reported) and remembers every allocation so a failed load can give them all back. A missing tensor
- * is the WeightSet's E_MISSING error, which names the tensor and the file.
+ * (allowed, reported; counted in wasm memory by a kernel) and remembers every allocation so a failed load can give
+ * them all back. A missing tensor is the WeightSet's E_MISSING error, which names the tensor and the file.
  */
 import { WeftError } from '../../errors.js';
-import { checkFinite, readTensorF32, readTensorInto, type WeightEntry, type WeightSet } from '../../formats/weights.js';
+import { readTensorF32, readTensorInto, type WeightEntry, type WeightSet } from '../../formats/weights.js';
+import { DTYPE_CODE } from '../../runtime/kernels.js';
 import { packLinearWeight } from '../../runtime/layout.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { DTYPE_BYTES, type Tensor } from '../../runtime/tensor.js';
+import { DTYPE_BYTES, numel, type Tensor } from '../../runtime/tensor.js';
 
 type FloatDType = 'f32' | 'f16' | 'bf16';
 
@@ -27,8 +28,8 @@ export class WeightLoader {
 
   /**
    * A linear layer's weight [outF × inF], packed. `names` (of `outFeatures[i]` rows each) are stacked along outF:
-   * q, k and v into one fused projection. `transposed`: the file stores [inF × outF] (GPT-2's Conv1D), turned
-   * around here before packing.
+   * q, k and v into one fused projection. `transposed`: the file stores [inF × outF] (GPT-2's Conv1D); the parts
+   * are staged as one [inF × outF] matrix and packed from it by the transposing packer.
    */
   async linear(names: string[], outFeatures: number[], inF: number, transposed = false): Promise<Tensor> {
     const entries = names.map((n, i) => {
@@ -40,24 +41,30 @@ export class WeightLoader {
     // Tensors of one fused layer share their dtype in every real file; if not, widen them all to f32.
     const dtypes = new Set(entries.map((e) => this.floatDType(e)));
     const dtype: FloatDType = dtypes.size === 1 ? [...dtypes][0] : 'f32';
-    // The plain row-major [outF × inF] weight, staged in wasm memory for the packing kernel, then released.
-    const plain = this.rt.alloc(dtype, [outF, inF]);
+    const elementBytes = DTYPE_BYTES[dtype];
+    // The plain row-major weight as the file orders it ([outF × inF], or [inF × outF] if transposed), staged in
+    // wasm memory for the packing kernel, then released.
+    const plain = this.rt.alloc(dtype, transposed ? [inF, outF] : [outF, inF]);
     try {
-      let at = plain.offset;
+      let first = 0; // the part's first output feature
       for (const e of entries) {
-        const partBytes = (e.shape[0] * e.shape[1] * plain.byteLength) / (outF * inF);
-        if (this.floatDType(e) === dtype && !transposed) {
-          await readTensorInto(e, this.rt.u8.subarray(at, at + partBytes)); // straight from the file
-        } else {
+        const partOut = transposed ? e.shape[1] : e.shape[0];
+        if (transposed && entries.length > 1) {
+          // Stacked Conv1D parts: row k of a part (its outputs for input k) goes to columns [first, first+partOut) of row k.
           const part = await this.readAs(e, dtype);
-          const dst = this.rt.u8.subarray(at, at + partBytes);
-          if (transposed) transposeInto(part, dst, inF, e.shape[1], DTYPE_BYTES[dtype]);
-          else dst.set(part);
+          const rowBytes = partOut * elementBytes;
+          for (let k = 0; k < inF; k++) this.rt.u8.set(part.subarray(k * rowBytes, (k + 1) * rowBytes), plain.offset + (k * outF + first) * elementBytes);
+        } else {
+          // One part, or rows stacked in order: a contiguous stretch.
+          const at = plain.offset + first * inF * elementBytes;
+          const dst = this.rt.u8.subarray(at, at + partOut * inF * elementBytes);
+          if (this.floatDType(e) === dtype) await readTensorInto(e, dst); // straight from the file
+          else dst.set(await this.readAs(e, dtype));
         }
-        at += partBytes;
+        first += partOut;
       }
-      this.nonFinite += checkFinite(this.rt.u8.subarray(plain.offset, plain.offset + plain.byteLength), dtype);
-      return this.keep(packLinearWeight(this.rt, plain, outF, inF, dtype));
+      this.nonFinite += this.countNonFinite(plain);
+      return this.keep(packLinearWeight(this.rt, plain, outF, inF, dtype, transposed));
     } finally {
       this.rt.free(plain);
     }
@@ -77,9 +84,9 @@ export class WeightLoader {
       all.set(p, at);
       at += p.length;
     }
-    this.nonFinite += checkFinite(new Uint8Array(all.buffer), 'f32');
     const t = this.keep(this.rt.alloc('f32', [all.length]));
     this.rt.write(t, all);
+    this.nonFinite += this.countNonFinite(t);
     return t;
   }
 
@@ -89,7 +96,7 @@ export class WeightLoader {
     this.checkShape(e, [rows, dim]);
     const t = this.keep(this.rt.alloc(this.floatDType(e), [rows, dim]));
     await readTensorInto(e, this.rt.u8.subarray(t.offset, t.offset + e.byteLength));
-    this.nonFinite += checkFinite(this.rt.u8.subarray(t.offset, t.offset + e.byteLength), t.dtype);
+    this.nonFinite += this.countNonFinite(t);
     return t;
   }
 
@@ -117,6 +124,11 @@ export class WeightLoader {
     return t;
   }
 
+  /** NaN/Inf values in a plain f32/f16/bf16 tensor, counted by the wasm kernel. */
+  private countNonFinite(t: Tensor): number {
+    return this.rt.kernels.countNonFinite(t.offset, DTYPE_CODE[t.dtype as FloatDType], 0, numel(t.shape));
+  }
+
   private checkShape(e: WeightEntry, want: number[]): void {
     if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
       throw new WeftError('E_FORMAT', `${e.source.name}: the tensor "${e.name}" has shape [${e.shape.join(', ')}] but the config implies [${want.join(', ')}]`);
@@ -140,26 +152,5 @@ export class WeightLoader {
     }
     const values = await readTensorF32(e);
     return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  }
-}
-
-/** dst[cols × rows] = transpose of src[rows × cols], elements of 2 or 4 bytes. */
-function transposeInto(src: Uint8Array, dst: Uint8Array, rows: number, cols: number, elementBytes: number): void {
-  const n = rows * cols;
-  if (elementBytes === 4) transposeTiles(new Uint32Array(src.buffer, src.byteOffset, n), new Uint32Array(dst.buffer, dst.byteOffset, n), rows, cols);
-  else transposeTiles(new Uint16Array(src.buffer, src.byteOffset, n), new Uint16Array(dst.buffer, dst.byteOffset, n), rows, cols);
-}
-
-/** In 32×32 tiles, so that the strided writes stay in cache: about twice as fast as row by row on GPT-2's shapes. */
-function transposeTiles(from: Uint32Array | Uint16Array, to: Uint32Array | Uint16Array, rows: number, cols: number): void {
-  const TILE = 32;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    for (let c0 = 0; c0 < cols; c0 += TILE) {
-      const rEnd = Math.min(r0 + TILE, rows);
-      const cEnd = Math.min(c0 + TILE, cols);
-      for (let r = r0; r < rEnd; r++) {
-        for (let c = c0; c < cEnd; c++) to[c * rows + r] = from[r * cols + c];
-      }
-    }
   }
 }
