@@ -2,6 +2,7 @@ import { WeftError } from '../errors.js';
 import { Heap, ScratchArena, MAX_PAGES } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { DTYPE_BYTES, numel, type DType, type Layout, type Tensor } from './tensor.js';
+import { wasmUrl } from './wasm-url.js';
 
 /** Where the kernel module comes from: bytes, a fetch `Response` (streaming compile), or a compiled module. */
 export type WasmSource = BufferSource | Response | Promise<Response> | WebAssembly.Module;
@@ -172,9 +173,9 @@ async function instantiate(source: BufferSource | Response | WebAssembly.Module,
   return (await WebAssembly.instantiate(source as BufferSource, imports)).instance;
 }
 
-/** The build shipped beside this file: read from disk in Node, fetched elsewhere. */
+/** The build shipped with the package: read from disk in Node, fetched elsewhere. */
 async function defaultWasm(variant: 'simd' | 'relaxed'): Promise<BufferSource | Response> {
-  const url = new URL(`../../build/weft-${variant}.wasm`, import.meta.url);
+  const url = wasmUrl(variant);
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
     try {
