@@ -11,14 +11,15 @@
 // three files can be served from any folder or CDN path as long as they stay together.
 //
 // Node's dynamic `import('node:…')` calls stay external: they are reached only by path loading, never in a page.
-// Prints the payload sizes (raw and gzip -9); `--json` prints them as JSON.
+// Prints the payload sizes (raw and gzip -9); `--json` prints them as JSON; `--outdir DIR` writes elsewhere than dist/.
 import { build } from 'esbuild';
 import { copyFile, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const out = `${root}dist/`;
+const outdirArg = process.argv.indexOf('--outdir');
+const out = outdirArg > 0 ? `${process.argv[outdirArg + 1].replace(/\/$/, '')}/` : `${root}dist/`;
 
 /** Replaces src/runtime/wasm-url.ts: the wasm files sit beside the script. */
 const scriptWasmUrl = {
@@ -64,6 +65,6 @@ if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ files: sizes, payload }));
 } else {
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-  for (const [name, s] of Object.entries(sizes)) console.log(`dist/${name.padEnd(18)} ${kb(s.raw).padStart(9)}  gzip ${kb(s.gzip).padStart(8)}`);
+  for (const [name, s] of Object.entries(sizes)) console.log(`${name.padEnd(18)} ${kb(s.raw).padStart(9)}  gzip ${kb(s.gzip).padStart(8)}`);
   console.log(`script-tag payload (script + one wasm) ${kb(payload.raw)}, gzip ${kb(payload.gzip)}`);
 }

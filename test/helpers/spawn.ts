@@ -1,19 +1,20 @@
 /**
  * Long-running child processes for tests (a Vite dev server, workerd): started with a pipe on stdout/stderr, ready
- * once a line matches, stopped by pid — never by name, so nothing else on the machine is touched.
+ * once the output matches `ready` (or at once without it), stopped by pid — never by name, so nothing else on the
+ * machine is touched.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 export interface Server {
   child: ChildProcess;
-  /** The first match of `ready` in the output. */
+  /** The first match of `ready` in the output ([''] without `ready`). */
   match: RegExpMatchArray;
   /** Everything the process printed so far. */
   output(): string;
   stop(): Promise<void>;
 }
 
-export async function startProcess(command: string, args: string[], options: SpawnOptions & { ready: RegExp; timeoutMs?: number }): Promise<Server> {
+export async function startProcess(command: string, args: string[], options: SpawnOptions & { ready?: RegExp; timeoutMs?: number }): Promise<Server> {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const stop = () =>
@@ -30,7 +31,7 @@ export async function startProcess(command: string, args: string[], options: Spa
     const timer = setTimeout(() => done(new Error(`${command} not ready after ${options.timeoutMs ?? 60_000} ms:\n${out}`)), options.timeoutMs ?? 60_000);
     const onData = (b: Buffer) => {
       out += b.toString();
-      const m = out.replace(/\x1b\[[0-9;]*m/g, '').match(options.ready);
+      const m = out.replace(/\x1b\[[0-9;]*m/g, '').match(options.ready!);
       if (m) done(null, m);
     };
     const onExit = (code: number | null) => done(new Error(`${command} exited (${code}) before it was ready:\n${out}`));
@@ -47,6 +48,7 @@ export async function startProcess(command: string, args: string[], options: Spa
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     child.once('exit', onExit);
+    if (!options.ready) done(null, ['']);
   });
   return { child, match, output: () => out, stop };
 }
