@@ -63,18 +63,9 @@ export class Runtime {
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     const wantRelaxed = options.relaxedSimd === undefined || options.relaxedSimd === 'auto' ? relaxedSimdSupported() : options.relaxedSimd;
     let source: WasmSource;
-    let relaxed: boolean;
     const w = options.wasm;
-    if (w && typeof w === 'object' && 'simd' in w) {
-      relaxed = wantRelaxed && w.relaxed !== undefined;
-      source = relaxed ? w.relaxed! : w.simd;
-    } else if (w !== undefined) {
-      source = w;
-      relaxed = wantRelaxed; // a single build: the caller chose it; report what the engine can do
-    } else {
-      relaxed = wantRelaxed;
-      source = await defaultWasm(relaxed ? 'relaxed' : 'simd');
-    }
+    if (w && typeof w === 'object' && 'simd' in w) source = wantRelaxed && w.relaxed !== undefined ? w.relaxed : w.simd;
+    else source = w ?? (await defaultWasm(wantRelaxed ? 'relaxed' : 'simd'));
     const pages = Math.min(MAX_PAGES, Math.max(1, Math.ceil((options.initialBytes ?? 1 << 24) / 65536)));
     const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES });
     const imports = {
@@ -89,9 +80,12 @@ export class Runtime {
     try {
       instance = await instantiate(await source, imports);
     } catch (e) {
-      throw new WeftError('E_WASM', `could not instantiate the weft kernel module (${relaxed ? 'relaxed-SIMD' : 'SIMD'} build): ${(e as Error).message}`, { cause: e });
+      throw new WeftError('E_WASM', `could not instantiate the weft kernel module: ${(e as Error).message}`, { cause: e });
     }
-    return new Runtime(memory, instance.exports as unknown as Kernels, relaxed);
+    const kernels = instance.exports as unknown as Kernels;
+    if (typeof kernels.relaxedSimdBuild !== 'function') throw new WeftError('E_WASM', 'the kernel module does not export relaxedSimdBuild: a build older than this host; run `npm run build`');
+    // What runs is what the module was built as, not what was asked for or what the engine could do.
+    return new Runtime(memory, kernels, kernels.relaxedSimdBuild() === 1);
   }
 
   // ---- typed-array views over the whole memory (valid until the next grow; always read them through these) ----
