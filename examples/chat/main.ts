@@ -91,7 +91,8 @@ worker.onmessage = ({ data: m }: MessageEvent<FromWorker>) => {
       const bar = $<HTMLProgressElement>('progress');
       bar.max = m.total || 1;
       bar.value = m.loaded;
-      $('load-status').textContent = `${m.file}: ${mb(m.loaded)} / ${mb(m.total)} MB, ${mb(m.loaded / Math.max(s, 1e-3))} MB/s`;
+      const file = m.file.split(/[\\/]/).pop();
+      $('load-status').textContent = `${file}: ${mb(m.loaded)} / ${mb(m.total)} MB, ${mb(m.loaded / Math.max(s, 1e-3))} MB/s`;
       break;
     }
     case 'loaded':

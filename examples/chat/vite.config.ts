@@ -7,6 +7,8 @@ import { defineConfig } from 'vite';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export default defineConfig({
+  // relative asset URLs: the built demo works from any folder of any static host
+  base: './',
   resolve: { alias: { weftjs: `${root}src/index.ts` } },
   // the dev server may serve ../../src and ../../build (the wasm)
   server: { fs: { allow: [root] } },
