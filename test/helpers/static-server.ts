@@ -92,7 +92,14 @@ export async function startStaticServer(options: StaticServerOptions): Promise<S
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, mounts: { prefix: string; dir: string }[], extra: Record<string, string>): Promise<void> {
-  const headers: Record<string, string> = { 'Cache-Control': 'no-store', 'Accept-Ranges': 'bytes', 'Access-Control-Allow-Origin': '*', ...extra };
+  // Cross-origin pages (a model server on another port) see Content-Range/Length only when exposed, as the hub does.
+  const headers: Record<string, string> = {
+    'Cache-Control': 'no-store',
+    'Accept-Ranges': 'bytes',
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag',
+    ...extra,
+  };
   if (req.method === 'OPTIONS') {
     res.writeHead(204, { ...headers, 'Access-Control-Allow-Headers': '*', 'Access-Control-Allow-Methods': 'GET, HEAD' });
     res.end();
