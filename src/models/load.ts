@@ -48,7 +48,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     if (tokenizerPath !== null) {
       try {
         const { loadTokenizer } = await import('../tokenizers/index.js');
-        tokenizer = await loadTokenizer(tokenizerPath);
+        tokenizer = await loadTokenizer(tokenizerPath, { vocabSize: built.model.config.vocabSize });
       } catch (e) {
         built.model.dispose();
         throw e;

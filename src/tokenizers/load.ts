@@ -1,5 +1,6 @@
 import { WeftError } from '../errors.js';
 import { openGguf } from '../formats/gguf.js';
+import { parseJsonBytes } from '../formats/json.js';
 import { tokenizerFromGguf } from './from-gguf.js';
 import { tokenizerFromJson } from './from-json.js';
 import { tokenizerFromLlama2c } from './llama2c.js';
@@ -9,21 +10,16 @@ import type { Tokenizer } from './tokenizer.js';
  * Loads a tokenizer from disk (Node only): a tokenizer.json (with tokenizer_config.json beside it when present), a
  * model folder holding them, a .gguf file (its vocabulary metadata), or a llama2.c tokenizer.bin.
  * The kind of file is recognised by its content: "GGUF" magic, a JSON object, or else llama2.c's binary layout.
+ * `vocabSize`: the model's, which a llama2.c tokenizer.bin is read to (it does not store its own).
  */
-export async function loadTokenizer(path: string): Promise<Tokenizer> {
+export async function loadTokenizer(path: string, options: { vocabSize?: number } = {}): Promise<Tokenizer> {
   const fs = await import('node:fs/promises');
   const { dirname, join } = await import('node:path');
   const stat = await fs.stat(path).catch((e: Error) => {
     throw new WeftError('E_MISSING', `cannot open tokenizer ${path}: ${e.message}`);
   });
-  const readJson = async (file: string): Promise<object> => {
-    const text = await fs.readFile(file, 'utf8');
-    try {
-      return JSON.parse(text) as object;
-    } catch (e) {
-      throw new WeftError('E_TOKENIZER', `${file}: not valid JSON (${(e as Error).message})`);
-    }
-  };
+  const readJson = async (file: string): Promise<object> =>
+    parseJsonBytes(new Uint8Array(await fs.readFile(file)), file, 'E_TOKENIZER', { object: true }) as object;
   const readConfig = async (folder: string): Promise<object | undefined> => {
     const file = join(folder, 'tokenizer_config.json');
     return (await fs.stat(file).catch(() => null)) ? readJson(file) : undefined;
@@ -51,5 +47,5 @@ export async function loadTokenizer(path: string): Promise<Tokenizer> {
   }
   const firstChar = String.fromCharCode(head.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) ?? 0);
   if (firstChar === '{' || path.endsWith('.json')) return tokenizerFromJson(await readJson(path), await readConfig(dirname(path)), path);
-  return tokenizerFromLlama2c(new Uint8Array(await fs.readFile(path)), path);
+  return tokenizerFromLlama2c(new Uint8Array(await fs.readFile(path)), path, options.vocabSize);
 }

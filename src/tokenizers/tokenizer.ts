@@ -3,6 +3,7 @@ import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
 import { renderChatTemplate, type ChatMessage } from './chat-template.js';
 import type { Decoder } from './decoders/index.js';
 import type { TokenizerModel } from './models/index.js';
+import { maxVocabId } from './models/model.js';
 import type { Normalizer } from './normalizers/index.js';
 import type { PostProcessor } from './post-processors/index.js';
 import type { PreTokenizer } from './pre-tokenizers/index.js';
@@ -85,6 +86,22 @@ export class Tokenizer {
     }
     for (const id of parts.extraSpecialIds ?? []) this.specialIds.add(id);
     this.vocabSize = size;
+    // Every id the tokenizer can emit must be one of its vocabulary: added tokens may extend the model's ids only
+    // densely (one new id each), and the post-processor's special tokens must exist.
+    if (size - 1 > maxVocabId(parts.model.size + parts.addedTokens.length)) {
+      throw new WeftError('E_TOKENIZER', `${parts.name}: added token id ${size - 1} is far past the model's ${parts.model.size} ids (${parts.addedTokens.length} added tokens): not a vocabulary id`);
+    }
+    const named: Array<[string, number | null | undefined]> = [
+      ...(parts.postProcessor ? parts.postProcessor.process([]) : []).map((id): [string, number] => ['post-processor special token', id]),
+      ['bos_token', parts.bosTokenId],
+      ...parts.eosTokenIds.map((id): [string, number] => ['eos_token', id]),
+      ['pad_token', parts.padTokenId],
+    ];
+    for (const [what, id] of named) {
+      if (id !== null && id !== undefined && !(Number.isInteger(id) && id >= 0 && id < size)) {
+        throw new WeftError('E_TOKENIZER', `${parts.name}: ${what} id ${id} is outside the vocabulary [0, ${size})`);
+      }
+    }
     const normalize = (t: AddedToken): AddedToken => ({ ...t, content: parts.normalizer ? parts.normalizer.normalize(t.content) : t.content });
     this.rawMatcher = new AddedTokenMatcher(parts.addedTokens.filter((t) => !t.normalized));
     this.normalizedMatcher = new AddedTokenMatcher(parts.addedTokens.filter((t) => t.normalized).map(normalize));
@@ -158,7 +175,7 @@ export class Tokenizer {
   applyChatTemplate(messages: ChatMessage[], options: { add_generation_prompt?: boolean; [extra: string]: unknown } = {}): string {
     const template = this.parts.chatTemplate;
     if (!template) throw new WeftError('E_MISSING', `${this.name}: no chat_template (it comes from tokenizer_config.json or the GGUF key tokenizer.chat_template)`);
-    return renderChatTemplate(template, messages, { ...this.parts.chatTemplateVariables, ...options });
+    return renderChatTemplate(template, messages, { ...this.parts.chatTemplateVariables, ...options }, `${this.name}: chat_template`);
   }
 
   idToToken(id: number): string | undefined {
