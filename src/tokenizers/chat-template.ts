@@ -45,7 +45,7 @@ function withStepBudget<T>(state: RenderState, render: () => T): T {
   proto.evaluate = function (this: unknown, statement: Node, env: unknown): unknown {
     if (++state.steps > MAX_STEPS) throw new StepLimit();
     try {
-      if (statement.type === 'CallExpression' && statement.callee?.type === 'Identifier' && statement.callee.value === 'range') {
+      if (statement?.type === 'CallExpression' && statement.callee?.type === 'Identifier' && statement.callee.value === 'range') {
         // range() builds its whole list at once: check its size before the engine allocates it (arguments are
         // expressions without side effects, so evaluating them twice is harmless).
         const args = (statement.args ?? []).map((a) => (original.call(this, a, env) as { value: unknown }).value);
@@ -53,7 +53,7 @@ function withStepBudget<T>(state: RenderState, render: () => T): T {
       }
       return original.call(this, statement, env);
     } catch (e) {
-      state.failedAt ??= statement;
+      state.failedAt ??= statement ?? null;
       throw e;
     }
   };
