@@ -11,6 +11,7 @@ export type WeftErrorCode =
   | 'E_OPTION' // an invalid option or argument
   | 'E_CONTEXT' // a prompt or generation past the model's context
   | 'E_TOKENIZER' // a malformed tokenizer definition
+  | 'E_NUMERIC' // the model computed NaN or infinite logits (corrupt weights or hyper-parameters)
   | 'E_ABORT'; // cancelled through an AbortSignal
 
 export class WeftError extends Error {

@@ -31,6 +31,20 @@ export class ConfigReader {
     return v;
   }
 
+  /** A finite number > 0 (RoPE base, scaling factors): 0 or less gives NaN or infinite activations, not a model. */
+  positive(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!(v > 0)) throw this.wrong(key, v, 'a number > 0');
+    return v;
+  }
+
+  /** A finite number ≥ 0 (a norm's epsilon). */
+  nonNegative(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!(v >= 0)) throw this.wrong(key, v, 'a number ≥ 0');
+    return v;
+  }
+
   string(key: string, fallback?: string): string {
     const v = this.value(key, fallback);
     if (typeof v !== 'string') throw this.wrong(key, v, 'a string');

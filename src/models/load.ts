@@ -32,6 +32,7 @@ interface OpenedModel {
 }
 
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  checkLoadOptions(options);
   const start = performance.now();
   const rt = options.runtime ?? (await Runtime.create());
   try {
@@ -67,6 +68,14 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     if (!options.runtime) rt.dispose();
     throw e;
   }
+}
+
+/** The options as a caller wrote them: each mistake an E_OPTION saying what was expected. */
+function checkLoadOptions(options: unknown): asserts options is LoadModelOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new WeftError('E_OPTION', `loadModel: options must be an object (or left out), got ${String(options)}`);
+  const o = options as LoadModelOptions;
+  if (o.runtime !== undefined && !(o.runtime instanceof Runtime)) throw new WeftError('E_OPTION', 'loadModel: option runtime must be a Runtime (from Runtime.create())');
+  if (o.tokenizer !== undefined && typeof o.tokenizer !== 'string') throw new WeftError('E_OPTION', 'loadModel: option tokenizer must be a path');
 }
 
 async function openModel(path: string): Promise<OpenedModel> {

@@ -15,6 +15,11 @@ export interface EncodeOptions {
   add_special_tokens?: boolean;
   /** Treat special tokens written in the text as plain text (llama.cpp's parse_special = false). Default false. */
   split_special?: boolean;
+  /**
+   * Fail with E_CONTEXT as soon as the text is known to need more than this many tokens (a prompt past the
+   * model's context), instead of tokenizing all of it first.
+   */
+  max_tokens?: number;
 }
 
 export interface BatchEncodeOptions {
@@ -109,7 +114,9 @@ export class Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw new WeftError('E_OPTION', `${this.name}: encode() takes a string, got ${typeof text}`);
+    if (typeof options !== 'object' || options === null) throw new WeftError('E_OPTION', `${this.name}: encode() options must be an object`);
     const splitSpecial = options.split_special ?? false;
+    const maxTokens = options.max_tokens ?? Infinity;
     const ids: number[] = [];
     let atStart = true;
     for (const segment of this.rawMatcher.split(toWellFormed(text), splitSpecial)) {
@@ -121,9 +128,10 @@ export class Tokenizer {
       const normalized = this.parts.normalizer ? this.parts.normalizer.normalize(segment) : segment;
       for (const piece of this.normalizedMatcher.split(normalized, splitSpecial)) {
         if (typeof piece === 'number') ids.push(piece);
-        else if (piece.length > 0) this.encodeText(piece, atStart, ids);
+        else if (piece.length > 0) this.encodeText(piece, atStart, ids, maxTokens);
         atStart = false;
       }
+      if (ids.length > maxTokens) throw tooManyTokens(maxTokens);
     }
     const addSpecial = options.add_special_tokens ?? true;
     return addSpecial && this.parts.postProcessor ? this.parts.postProcessor.process(ids) : ids;
@@ -158,6 +166,9 @@ export class Tokenizer {
   }
 
   decode(ids: number[], options: DecodeOptions = {}): string {
+    if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id))) {
+      throw new WeftError('E_OPTION', `${this.name}: decode() takes an array of integer token ids, got ${ids === null ? 'null' : Array.isArray(ids) ? 'an array with a non-integer' : typeof ids}`);
+    }
     const skip = options.skip_special_tokens ?? false;
     const tokens: string[] = [];
     for (const id of ids) {
@@ -187,10 +198,11 @@ export class Tokenizer {
   }
 
   /** Pre-tokenizes one normalized segment and appends the model's ids for each piece. */
-  private encodeText(text: string, atStart: boolean, out: number[]): void {
+  private encodeText(text: string, atStart: boolean, out: number[], maxTokens: number): void {
     const pieces = this.parts.preTokenizer ? this.parts.preTokenizer.split(text, atStart) : [text];
     const model = this.parts.model;
     for (const piece of pieces) {
+      if (out.length > maxTokens) throw tooManyTokens(maxTokens);
       if (piece.length === 0) continue;
       let ids = this.cache.get(piece);
       if (ids === undefined) {
@@ -203,4 +215,8 @@ export class Tokenizer {
       for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
     }
   }
+}
+
+function tooManyTokens(maxTokens: number): WeftError {
+  return new WeftError('E_CONTEXT', `the text needs more than ${maxTokens} tokens, past the model's context of ${maxTokens} (truncate_prompt, or a larger contextLength, lets it run)`);
 }
