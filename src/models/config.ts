@@ -111,6 +111,9 @@ export function checkDecoderConfig(config: DecoderConfig, where: string, rotaryD
   for (const [name, v] of Object.entries(sizes)) {
     if (!Number.isInteger(v) || v <= 0) throw new WeftError('E_FORMAT', `${where}: ${name} works out as ${v}, not a positive integer`);
   }
+  for (const id of [config.bosTokenId, ...config.eosTokenIds]) {
+    if (id !== null && id >= config.vocabSize) throw new WeftError('E_FORMAT', `${where}: the BOS/EOS token id ${id} is outside the vocabulary of ${config.vocabSize}`);
+  }
   if (config.nHeads % config.nKvHeads !== 0) {
     throw new WeftError('E_FORMAT', `${where}: ${config.nHeads} attention heads cannot be shared evenly by ${config.nKvHeads} key/value heads`);
   }

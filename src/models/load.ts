@@ -6,6 +6,7 @@
  */
 import { WeftError } from '../errors.js';
 import { openGguf, type GgufValue } from '../formats/gguf.js';
+import { parseJsonBytes } from '../formats/json.js';
 import { openLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
 import { openSafetensors, weightsFromGguf, weightsFromLlama2c } from '../formats/weights.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -162,18 +163,12 @@ async function exists(path: string): Promise<boolean> {
 
 async function readJson(path: string, required: boolean): Promise<Json | null> {
   const fs = await import('node:fs/promises');
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await fs.readFile(path, 'utf8');
+    bytes = new Uint8Array(await fs.readFile(path));
   } catch (e) {
     if (!required) return null;
     throw new WeftError('E_MISSING', `${path} is missing: a Hugging Face model folder needs its config.json`, { cause: e });
   }
-  try {
-    const json: unknown = JSON.parse(text);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
-    return json as Json;
-  } catch (e) {
-    throw new WeftError('E_FORMAT', `${path}: not a valid JSON object (${(e as Error).message})`, { cause: e });
-  }
+  return parseJsonBytes(bytes, path, 'E_FORMAT', { object: true }) as Json;
 }

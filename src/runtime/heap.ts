@@ -150,6 +150,11 @@ export class ScratchArena {
     } else if (this.chunks.length === 1) this.chunks[0].used = 0;
   }
 
+  /** Bytes the arena holds from the heap (kept between forwards, so steady decoding allocates nothing). */
+  get heldBytes(): number {
+    return this.chunks.reduce((n, c) => n + c.size, 0);
+  }
+
   /** Give every chunk back to the heap. */
   dispose(): void {
     for (const c of this.chunks) this.heap.release(c.offset);

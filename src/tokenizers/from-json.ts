@@ -16,6 +16,9 @@ function addedTokensFromJson(value: unknown, name: string): AddedToken[] {
     if (!t || typeof t !== 'object' || !Number.isInteger(t.id) || (t.id as number) < 0 || typeof t.content !== 'string') {
       throw new WeftError('E_TOKENIZER', `${name}: added_tokens[${i}] needs a non-negative integer "id" and a string "content"`);
     }
+    for (const flag of ['special', 'lstrip', 'rstrip', 'single_word', 'normalized']) {
+      if (t[flag] !== undefined && typeof t[flag] !== 'boolean') throw new WeftError('E_TOKENIZER', `${name}: added_tokens[${i}].${flag} must be true or false`);
+    }
     return {
       id: t.id as number,
       content: t.content,
@@ -37,7 +40,7 @@ export function tokenizerFromJson(json: object, config?: object, name = 'tokeniz
   const j = json as Record<string, unknown>;
   if (!j.model || typeof j.model !== 'object') throw new WeftError('E_TOKENIZER', `${name}: the "model" entry is missing`);
   checkJsonDepth(json, name, 'E_TOKENIZER');
-  const cfg = readTokenizerConfig(config);
+  const cfg = readTokenizerConfig(config, name.replace(/tokenizer\.json$/, 'tokenizer_config.json'));
   const addedTokens = addedTokensFromJson(j.added_tokens, name);
   const model = modelFromJson(j.model, `${name}: model`, addedTokens.length);
   const idOf = (token: string): number | undefined => addedTokens.find((t) => t.content === token)?.id ?? model.tokenToId(token);

@@ -49,12 +49,18 @@ function mergesFromJson(merges: unknown, what: string): Array<[string, string]> 
   });
 }
 
+/** Throws unless every named flag of `j` is absent, null or a boolean (a Rust `bool`: 1.5 or "yes" are not). */
+function checkFlags(j: Json, what: string, flags: string[]): void {
+  for (const f of flags) if (j[f] !== undefined && j[f] !== null && typeof j[f] !== 'boolean') throw new WeftError('E_TOKENIZER', `${what}: "${f}" must be true or false, got ${JSON.stringify(j[f])?.slice(0, 40)}`);
+}
+
 /** Builds the model of a tokenizer.json `model` entry; `spare`: how many ids past its own entries added tokens may hold. */
 export function modelFromJson(json: unknown, what = 'model', spare = 0): TokenizerModel {
   const j = (json ?? {}) as Json;
   const type = j.type ?? (j.merges ? 'BPE' : undefined); // very old files omit the type of a BPE model
   switch (type) {
     case 'BPE':
+      checkFlags(j, `${what}.BPE`, ['fuse_unk', 'byte_fallback', 'ignore_merges']);
       return new Bpe({
         vocab: vocabMapFromJson(j.vocab, `${what}.BPE`, spare),
         merges: mergesFromJson(j.merges, `${what}.BPE`),
@@ -73,6 +79,7 @@ export function modelFromJson(json: unknown, what = 'model', spare = 0): Tokeniz
         maxInputCharsPerWord: typeof j.max_input_chars_per_word === 'number' ? j.max_input_chars_per_word : 100,
       });
     case 'Unigram': {
+      checkFlags(j, `${what}.Unigram`, ['byte_fallback']);
       if (!Array.isArray(j.vocab)) throw new WeftError('E_TOKENIZER', `${what}.Unigram: "vocab" must be a list of [piece, score]`);
       const pieces = j.vocab.map((entry, i) => {
         if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number' || !Number.isFinite(entry[1])) {
