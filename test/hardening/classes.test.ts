@@ -141,6 +141,16 @@ describe('tokenizer.json: accepted and silently wrong, now refused', () => {
     }
   });
 
+  it('flags that are not booleans, and tokenizer_config.json fields of the wrong type', () => {
+    const added = { ...tinyTokenizerJson(), added_tokens: [{ id: 4, content: '<s>', special: true, single_word: 'x'.repeat(100) }] };
+    expectThrowsWeft(() => tokenizerFromJson(added), 'E_TOKENIZER', /added_tokens\[0\]\.single_word must be true or false/);
+    const bpe = { ...tinyTokenizerJson(), model: { ...tinyTokenizerJson().model, byte_fallback: 1.5 } };
+    expectThrowsWeft(() => tokenizerFromJson(bpe), 'E_TOKENIZER', /"byte_fallback" must be true or false/);
+    for (const [key, value] of [['bos_token', 0], ['model_max_length', -1], ['model_max_length', 'a'], ['add_bos_token', 'yes'], ['chat_template', 7]] as const) {
+      expectThrowsWeft(() => tokenizerFromJson(tinyTokenizerJson(), { [key]: value }, 'm/tokenizer.json'), 'E_TOKENIZER', new RegExp(`m/tokenizer_config\\.json: "${key}" should be`));
+    }
+  });
+
   it('invalid UTF-8 in tokenizer.json is refused, naming the byte offset', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'weft-utf8-'));
     try {
@@ -231,6 +241,10 @@ describeData('model files: impossible hyper-parameters and budgets', () => {
     expect(good.model.forward([1, 2]).every(Number.isFinite)).toBe(true);
     good.model.dispose();
   }
+
+  it('BOS/EOS ids outside the vocabulary', async () => {
+    await expectRefused(await withConfig('eos-big', (c) => (c.eos_token_id = 2 ** 31)), 'E_FORMAT', /EOS token id 2147483648 is outside the vocabulary of 512/);
+  });
 
   it('rope_theta 0 or negative, a negative norm epsilon', async () => {
     await expectRefused(await withConfig('theta0', (c) => (c.rope_theta = 0)), 'E_FORMAT', /"rope_theta" should be a number > 0, not 0/);
