@@ -13,6 +13,7 @@ export type WeftErrorCode =
   | 'E_TOKENIZER' // a malformed tokenizer definition
   | 'E_NETWORK' // a download failed (HTTP error status, connection dropped past the retries, a response of the wrong size)
   | 'E_CACHE' // the model cache could not be written (disk full, storage quota exceeded, permissions)
+  | 'E_NUMERIC' // the model computed NaN or infinite logits (corrupt weights or hyper-parameters)
   | 'E_ABORT'; // cancelled through an AbortSignal
 
 export class WeftError extends Error {

@@ -1,4 +1,5 @@
 import { WeftError } from '../errors.js';
+import { checkJsonDepth, parseJsonBytes } from './json.js';
 import { formatError, type ByteSource } from './source.js';
 
 /**
@@ -63,12 +64,7 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
   }
   const dataOffset = 8 + Number(headerLength);
   const headerBytes = await source.read(8, Number(headerLength));
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
-  } catch (e) {
-    throw new WeftError('E_FORMAT', `${name}: the safetensors header (bytes 8..${dataOffset}) is not valid UTF-8 JSON: ${(e as Error).message}`, { cause: e });
-  }
+  const header = parseJsonBytes(headerBytes, `${name}: the safetensors header (bytes 8..${dataOffset})`, 'E_FORMAT', { baseOffset: 8 });
   if (!isObject(header)) throw formatError(name, 8, 'the safetensors header is not a JSON object');
 
   let metadata: Record<string, string> = {};
@@ -84,14 +80,18 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
     tensors.push(tensorInfo(name, key, value, dataOffset, source.size));
   }
 
-  // Every range inside the file (checked in tensorInfo) and no two overlapping.
-  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < byOffset.length; i++) {
-    const prev = byOffset[i - 1];
-    const t = byOffset[i];
-    if (t.offset < prev.offset + prev.byteLength) {
-      throw formatError(name, t.offset, `tensor ${t.name} overlaps tensor ${prev.name}, which ends at byte offset ${prev.offset + prev.byteLength}`);
-    }
+  // The data section is covered exactly, as the format requires (and the reference implementation checks): in
+  // offset order each tensor starts where the previous one ended, and the last ends at the end of the file. A
+  // header whose length is off by a byte then fails here instead of shifting every tensor by a byte.
+  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset || a.byteLength - b.byteLength);
+  let covered = dataOffset;
+  for (const t of byOffset) {
+    if (t.offset < covered) throw formatError(name, t.offset, `tensor ${t.name} overlaps the tensor before it, which ends at byte offset ${covered}`);
+    if (t.offset > covered) throw formatError(name, covered, `bytes ${covered}..${t.offset} belong to no tensor (the next, ${t.name}, starts at ${t.offset}): a wrong header length or data_offsets`);
+    covered = t.offset + t.byteLength;
+  }
+  if (covered !== source.size) {
+    throw formatError(name, covered, `the tensors end at byte ${covered} but the file has ${source.size} bytes: a wrong header length or data_offsets, or trailing bytes`);
   }
   return { source, dataOffset, metadata, tensors };
 }
@@ -139,6 +139,7 @@ export function parseSafetensorsIndex(json: string, name: string): SafetensorsIn
   } catch (e) {
     throw new WeftError('E_FORMAT', `${name}: not valid JSON: ${(e as Error).message}`, { cause: e });
   }
+  checkJsonDepth(index, name);
   if (!isObject(index) || !isObject(index.weight_map)) throw new WeftError('E_FORMAT', `${name}: no "weight_map" object`);
   const weightMap = new Map<string, string>();
   for (const [tensor, shard] of Object.entries(index.weight_map)) {

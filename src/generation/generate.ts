@@ -90,6 +90,10 @@ export function stream(lm: LanguageModel, prompt: string | number[], options: Ge
 
 /** The prompt ids of a conversation: the tokenizer's chat template with the generation prompt appended. */
 export function chatPromptIds(lm: LanguageModel, messages: ChatMessage[]): number[] {
+  checkRequest(lm, '', undefined);
+  if (!Array.isArray(messages) || !messages.every((m) => typeof m === 'object' && m !== null && typeof m.role === 'string' && typeof m.content === 'string')) {
+    throw new WeftError('E_OPTION', 'chat: messages must be an array of { role: string, content: string }');
+  }
   if (!lm.tokenizer) throw new WeftError('E_MISSING', 'chat needs a tokenizer with a chat template; this model has no tokenizer');
   const text = lm.tokenizer.applyChatTemplate(messages, { add_generation_prompt: true });
   // The template writes the special tokens (BOS, turn markers) itself, as HF's apply_chat_template(tokenize=True).
@@ -109,14 +113,16 @@ export function chatStream(lm: LanguageModel, messages: ChatMessage[], options: 
 // ---- the loop ------------------------------------------------------------------------------------------------------
 
 async function* run(lm: LanguageModel, prompt: string | number[], options: GenerateOptions): AsyncGenerator<string, GenerateResult, void> {
+  checkRequest(lm, prompt, options);
   const { model, tokenizer } = lm;
-  const o = withGenerationConfig(options, lm.generationConfig);
+  const o = withGenerationConfig(options ?? {}, lm.generationConfig, model.config.vocabSize);
   checkGenerateOptions(o, model.config.vocabSize);
   const maxNewTokens = o.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS;
   const stops = typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []);
   if (stops.length && !tokenizer) throw new WeftError('E_OPTION', 'option stop needs a tokenizer to see the text; this model has none');
   const eosIds = new Set(o.eos_token_id === undefined ? model.config.eosTokenIds : typeof o.eos_token_id === 'number' ? [o.eos_token_id] : o.eos_token_id);
-  const promptIds = fitToContext(promptToIds(lm, prompt, o.add_special_tokens ?? true), model.config, maxNewTokens, o.truncate_prompt ?? false);
+  const truncate = o.truncate_prompt ?? false;
+  const promptIds = fitToContext(promptToIds(lm, prompt, o.add_special_tokens ?? true, truncate), model.config, maxNewTokens, truncate);
 
   const sampler = new Sampler(o, promptIds);
   // The decoder sees the prompt first (its output discarded) so the first generated piece is decoded in context:
@@ -133,7 +139,7 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
   if (finishReason === null) {
     const start = performance.now();
     const prefill = prefillWithCache(model, promptIds, o.reuse_cache ?? false);
-    let logits = prefill.logits;
+    let logits = checkLogits(prefill.logits, 0);
     timings.prefillTokens = prefill.tokens;
     timings.prefillMs = performance.now() - start;
     let lastYield = performance.now();
@@ -169,7 +175,7 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
         break;
       }
       const t = performance.now();
-      logits = forwardTracked(model, [id]);
+      logits = checkLogits(forwardTracked(model, [id]), ids.length);
       timings.decodeMs += performance.now() - t;
       timings.decodeTokens++;
     }
@@ -212,36 +218,92 @@ export function checkGenerateOptions(o: GenerateOptions, vocabSize: number): voi
     throw new WeftError('E_OPTION', `option max_new_tokens must be an integer ≥ 0, got ${o.max_new_tokens}`);
   }
   const stops = typeof o.stop === 'string' ? [o.stop] : (o.stop ?? []);
-  if (stops.some((s) => typeof s !== 'string' || s.length === 0)) throw new WeftError('E_OPTION', 'option stop must hold non-empty strings');
-  if (o.truncate_prompt !== undefined && typeof o.truncate_prompt !== 'boolean') {
-    throw new WeftError('E_OPTION', `option truncate_prompt must be true or false, got ${String(o.truncate_prompt)}`);
+  if (!Array.isArray(stops) || stops.some((s) => typeof s !== 'string' || s.length === 0)) throw new WeftError('E_OPTION', 'option stop must be a non-empty string or a list of them');
+  for (const flag of ['truncate_prompt', 'add_special_tokens', 'reuse_cache'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new WeftError('E_OPTION', `option ${flag} must be true or false, got ${JSON.stringify(o[flag])}`);
   }
+  if (o.eos_token_id !== undefined) {
+    const list = typeof o.eos_token_id === 'number' ? [o.eos_token_id] : o.eos_token_id;
+    if (!Array.isArray(list) || !list.every((id) => Number.isInteger(id) && id >= 0 && id < vocabSize)) {
+      throw new WeftError('E_OPTION', `option eos_token_id must be a token id in [0, ${vocabSize}) or a list of them, got ${JSON.stringify(o.eos_token_id)}`);
+    }
+  }
+  if (o.signal !== undefined && !(typeof o.signal === 'object' && o.signal !== null && typeof o.signal.aborted === 'boolean')) {
+    throw new WeftError('E_OPTION', 'option signal must be an AbortSignal');
+  }
+}
+
+/**
+ * The arguments as a caller wrote them: a model from loadModel, a prompt that is text or token ids, options that
+ * are an object. Each mistake is an E_OPTION error saying what was expected, not a TypeError from deep inside.
+ */
+function checkRequest(lm: LanguageModel, prompt: unknown, options: unknown): void {
+  const model = (lm as { model?: { forward?: unknown; config?: unknown } } | null)?.model;
+  if (typeof lm !== 'object' || lm === null || typeof model?.forward !== 'function' || typeof model.config !== 'object') {
+    throw new WeftError('E_OPTION', `generate: the first argument must be what loadModel returns ({ model, tokenizer, … }), got ${describeValue(lm)}`);
+  }
+  if (typeof prompt !== 'string' && !Array.isArray(prompt)) {
+    throw new WeftError('E_OPTION', `generate: the prompt must be a string or an array of token ids, got ${describeValue(prompt)}`);
+  }
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new WeftError('E_OPTION', `generate: options must be an object (or left out), got ${describeValue(options)}`);
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined || typeof v !== 'object') return typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : String(v);
+  return Array.isArray(v) ? 'an array' : `an object with keys [${Object.keys(v).slice(0, 5).join(', ')}]`;
+}
+
+/**
+ * Logits with a NaN or +Infinity come from broken weights or hyper-parameters; sampling from them would emit id 0
+ * forever. One pass over a vocabulary-long row costs ~0.05 ms against a forward's milliseconds, so every row is
+ * checked. (-Infinity alone is a legitimate "impossible" logit.)
+ */
+function checkLogits(logits: Float32Array, step: number): Float32Array {
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v !== v || v === Infinity) {
+      throw new WeftError('E_NUMERIC', `the model computed a ${v !== v ? 'NaN' : 'infinite'} logit (token ${i}) at generation step ${step}: its weights or hyper-parameters are broken`);
+    }
+  }
+  return logits;
 }
 
 /**
  * Fills in sampling defaults from generation_config.json the way HF does: the config's temperature, top_k, top_p
  * apply only when it says do_sample: true; without do_sample and without an explicit temperature, decoding is
- * greedy. min_p and repetition_penalty apply whenever the config gives them. Explicit options always win.
+ * greedy. min_p and repetition_penalty apply whenever the config gives them. Explicit options always win. The
+ * file's values are checked as the file's (an error names generation_config.json, not an option of the caller).
  */
-function withGenerationConfig(options: GenerateOptions, config: Record<string, unknown>): GenerateOptions {
-  const num = (key: string) => (typeof config[key] === 'number' ? (config[key] as number) : undefined);
+function withGenerationConfig(options: GenerateOptions, config: Record<string, unknown>, vocabSize: number): GenerateOptions {
   const sampling = config.do_sample === true;
+  const fromFile: SamplingOptions = {
+    temperature: sampling ? ((config.temperature as number | undefined) ?? 1) : 0,
+    top_k: sampling ? (config.top_k as number | undefined) : undefined,
+    top_p: sampling ? (config.top_p as number | undefined) : undefined,
+    min_p: config.min_p as number | undefined,
+    repetition_penalty: config.repetition_penalty as number | undefined,
+  };
+  for (const key of Object.keys(fromFile) as Array<keyof SamplingOptions>) if (fromFile[key] === null) delete fromFile[key]; // null = unset in HF files
+  checkSamplingOptions(fromFile, vocabSize, 'generation_config.json: field');
   return {
     ...options,
-    temperature: options.temperature ?? (sampling ? (num('temperature') ?? 1) : 0),
-    top_k: options.top_k ?? (sampling ? num('top_k') : undefined),
-    top_p: options.top_p ?? (sampling ? num('top_p') : undefined),
-    min_p: options.min_p ?? num('min_p'),
-    repetition_penalty: options.repetition_penalty ?? num('repetition_penalty'),
+    temperature: options.temperature ?? fromFile.temperature,
+    top_k: options.top_k ?? fromFile.top_k,
+    top_p: options.top_p ?? fromFile.top_p,
+    min_p: options.min_p ?? fromFile.min_p,
+    repetition_penalty: options.repetition_penalty ?? fromFile.repetition_penalty,
   };
 }
 
-function promptToIds(lm: LanguageModel, prompt: string | number[], addSpecialTokens: boolean): number[] {
-  const { vocabSize, bosTokenId } = lm.model.config;
+function promptToIds(lm: LanguageModel, prompt: string | number[], addSpecialTokens: boolean, truncate: boolean): number[] {
+  const { vocabSize, bosTokenId, contextLength } = lm.model.config;
   let ids: number[];
   if (typeof prompt === 'string') {
     if (!lm.tokenizer) throw new WeftError('E_MISSING', 'a text prompt needs a tokenizer, and this model has none: pass token ids or a tokenizer file');
-    ids = lm.tokenizer.encode(prompt, { add_special_tokens: addSpecialTokens });
+    // Without truncation, a prompt past the context fails as soon as that is known, not after tokenizing it all.
+    ids = lm.tokenizer.encode(prompt, { add_special_tokens: addSpecialTokens, max_tokens: truncate ? undefined : contextLength });
   } else {
     ids = [...prompt];
     const bad = ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));

@@ -74,23 +74,31 @@ export function randomSeed(): number {
 
 // ---- validation --------------------------------------------------------------------------------------------------
 
-/** Throws E_OPTION naming the first invalid sampling option. `vocabSize` bounds the ids of `logit_bias`. */
-export function checkSamplingOptions(o: SamplingOptions, vocabSize: number): void {
-  const bad = (name: string, value: unknown, want: string) => new WeftError('E_OPTION', `option ${name} must be ${want}, got ${String(value)}`);
-  if (o.temperature !== undefined && !(Number.isFinite(o.temperature) && o.temperature >= 0)) throw bad('temperature', o.temperature, 'a number ≥ 0');
-  if (o.top_k !== undefined && !(Number.isInteger(o.top_k) && o.top_k >= 0)) throw bad('top_k', o.top_k, 'an integer ≥ 0');
-  if (o.top_p !== undefined && !(o.top_p > 0 && o.top_p <= 1)) throw bad('top_p', o.top_p, 'in (0, 1]');
-  if (o.min_p !== undefined && !(o.min_p >= 0 && o.min_p <= 1)) throw bad('min_p', o.min_p, 'in [0, 1]');
-  if (o.repetition_penalty !== undefined && !(Number.isFinite(o.repetition_penalty) && o.repetition_penalty > 0)) {
-    throw bad('repetition_penalty', o.repetition_penalty, 'a number > 0');
-  }
-  if (o.presence_penalty !== undefined && !Number.isFinite(o.presence_penalty)) throw bad('presence_penalty', o.presence_penalty, 'a finite number');
-  if (o.frequency_penalty !== undefined && !Number.isFinite(o.frequency_penalty)) throw bad('frequency_penalty', o.frequency_penalty, 'a finite number');
-  if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) throw bad('seed', o.seed, 'an integer in [0, 2^53)');
-  for (const [key, bias] of Object.entries(o.logit_bias ?? {})) {
+/**
+ * Throws E_OPTION naming the first invalid sampling option. `vocabSize` bounds the ids of `logit_bias`; `where`
+ * says whose options they are in messages: the caller's ("option"), or a file's ("generation_config.json:").
+ */
+export function checkSamplingOptions(o: SamplingOptions, vocabSize: number, where = 'option'): void {
+  const bad = (name: string, value: unknown, want: string) => new WeftError('E_OPTION', `${where} ${name} must be ${want}, got ${JSON.stringify(value) ?? String(value)}`);
+  const number = (name: keyof SamplingOptions, ok: (v: number) => boolean, want: string): void => {
+    const v = o[name];
+    if (v !== undefined && !(typeof v === 'number' && ok(v))) throw bad(name, v, want);
+  };
+  number('temperature', (v) => Number.isFinite(v) && v >= 0, 'a number ≥ 0');
+  number('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+  number('top_p', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+  number('min_p', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  number('repetition_penalty', (v) => Number.isFinite(v) && v > 0, 'a number > 0');
+  number('presence_penalty', Number.isFinite, 'a finite number');
+  number('frequency_penalty', Number.isFinite, 'a finite number');
+  number('seed', (v) => Number.isSafeInteger(v) && v >= 0, 'an integer in [0, 2^53)');
+  const bias = o.logit_bias;
+  if (bias === undefined) return;
+  if (typeof bias !== 'object' || bias === null || Array.isArray(bias)) throw bad('logit_bias', bias, 'an object of token id → bias');
+  for (const [key, b] of Object.entries(bias)) {
     const id = Number(key);
     if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) throw bad(`logit_bias[${key}]`, key, `a token id in [0, ${vocabSize})`);
-    if (Number.isNaN(bias) || bias === Infinity || typeof bias !== 'number') throw bad(`logit_bias[${key}]`, bias, 'a number or -Infinity');
+    if (typeof b !== 'number' || Number.isNaN(b) || b === Infinity) throw bad(`logit_bias[${key}]`, b, 'a number or -Infinity');
   }
 }
 
@@ -122,9 +130,12 @@ export function applyPresenceFrequencyPenalty(logits: Float32Array, counts: Read
 
 // ---- choosing a token --------------------------------------------------------------------------------------------
 
-/** Index of the largest logit; ties go to the lowest id (run.c's strict '>'). NaN never wins. */
+/**
+ * Index of the largest logit; ties go to the lowest id (run.c's strict '>'). NaN never wins; -1 when no logit is
+ * above -Infinity (every token banned).
+ */
 export function argmax(logits: ArrayLike<number>): number {
-  let best = 0;
+  let best = -1;
   let bestValue = -Infinity;
   for (let i = 0; i < logits.length; i++) {
     if (logits[i] > bestValue) {
@@ -156,7 +167,7 @@ export function samplingDistribution(
   }
   let ids: number[] = [];
   for (let i = 0; i < n; i++) if (scaled[i] >= threshold && scaled[i] > -Infinity) ids.push(i);
-  if (ids.length === 0) ids = [argmax(logits)]; // everything banned: fall back to the best remaining logit
+  if (ids.length === 0) throw noCandidates();
 
   // top-p (TopPLogitsWarper): sort ascending by probability, drop the prefix whose cumulative probability is
   // ≤ 1 - top_p, keep at least the most probable token. Equal probabilities drop the higher id first.
@@ -182,6 +193,11 @@ export function samplingDistribution(
   }
 
   return { ids: Int32Array.from(ids), probs: softmaxOver(scaled, ids) };
+}
+
+/** Every logit is -Infinity after logit_bias: there is nothing to choose from (never silently id 0). */
+function noCandidates(): WeftError {
+  return new WeftError('E_OPTION', 'no token can be chosen: logit_bias (or the penalties) banned every token of the vocabulary');
 }
 
 /** softmax of `values` restricted to `ids`, in float64. */
@@ -232,6 +248,7 @@ export class Sampler {
     }
     const temperature = o.temperature ?? 1;
     const id = temperature === 0 ? argmax(logits) : drawFrom(samplingDistribution(logits, { ...o, temperature }), this.rng.nextFloat());
+    if (id < 0) throw noCandidates();
     this.seen.add(id);
     this.generatedCounts.set(id, (this.generatedCounts.get(id) ?? 0) + 1);
     return id;

@@ -31,6 +31,20 @@ export class ConfigReader {
     return v;
   }
 
+  /** A finite number > 0 (RoPE base, scaling factors): 0 or less gives NaN or infinite activations, not a model. */
+  positive(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!(v > 0)) throw this.wrong(key, v, 'a number > 0');
+    return v;
+  }
+
+  /** A finite number ≥ 0 (a norm's epsilon). */
+  nonNegative(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!(v >= 0)) throw this.wrong(key, v, 'a number ≥ 0');
+    return v;
+  }
+
   string(key: string, fallback?: string): string {
     const v = this.value(key, fallback);
     if (typeof v !== 'string') throw this.wrong(key, v, 'a string');
@@ -96,6 +110,9 @@ export function checkDecoderConfig(config: DecoderConfig, where: string, rotaryD
   const sizes = { vocabSize: config.vocabSize, contextLength: config.contextLength, hiddenSize: config.hiddenSize, nLayers: config.nLayers, nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: config.headDim };
   for (const [name, v] of Object.entries(sizes)) {
     if (!Number.isInteger(v) || v <= 0) throw new WeftError('E_FORMAT', `${where}: ${name} works out as ${v}, not a positive integer`);
+  }
+  for (const id of [config.bosTokenId, ...config.eosTokenIds]) {
+    if (id !== null && id >= config.vocabSize) throw new WeftError('E_FORMAT', `${where}: the BOS/EOS token id ${id} is outside the vocabulary of ${config.vocabSize}`);
   }
   if (config.nHeads % config.nKvHeads !== 0) {
     throw new WeftError('E_FORMAT', `${where}: ${config.nHeads} attention heads cannot be shared evenly by ${config.nKvHeads} key/value heads`);

@@ -48,7 +48,7 @@ function configFromHf(c: ConfigReader, source: ModelSource, options: BuildOption
     ...specialTokenIds('hf', c, source.generationConfig),
     nPositions,
     ffnSize: c.int('n_inner', 4 * hiddenSize),
-    layerNormEps: c.number('layer_norm_epsilon', 1e-5),
+    layerNormEps: c.nonNegative('layer_norm_epsilon', 1e-5),
     activation,
   };
 }
@@ -69,7 +69,7 @@ function configFromGguf(c: ConfigReader, source: ModelSource, options: BuildOpti
     ...specialTokenIds('gguf', c, {}),
     nPositions,
     ffnSize: c.int('gpt2.feed_forward_length'),
-    layerNormEps: c.number('gpt2.attention.layer_norm_epsilon', 1e-5),
+    layerNormEps: c.nonNegative('gpt2.attention.layer_norm_epsilon', 1e-5),
     activation: 'gelu_new',
   };
 }

@@ -60,10 +60,10 @@ function configFromHf(c: ConfigReader, family: LlamaFamily, source: ModelSource,
     headDim,
     ...specialTokenIds('hf', c, source.generationConfig),
     ffnSize: c.int('intermediate_size'),
-    rmsNormEps: c.number('rms_norm_eps', 1e-6),
+    rmsNormEps: c.nonNegative('rms_norm_eps', 1e-6),
     rope: {
-      theta: c.number('rope_theta', family.defaultRopeTheta),
-      rotaryDim: Math.floor(headDim * c.number('partial_rotary_factor', 1)),
+      theta: c.positive('rope_theta', family.defaultRopeTheta),
+      rotaryDim: Math.floor(headDim * c.positive('partial_rotary_factor', 1)),
       scaling: ropeScalingFromHf(c.json.rope_scaling, c.where),
       freqFactors: null,
       interleaved: false, // Hugging Face: rotate-half
@@ -82,7 +82,7 @@ async function configFromGguf(c: ConfigReader, family: LlamaFamily, source: Mode
   const scalingType = c.string(key('rope.scaling.type'), 'none');
   let scaling: RopeScaling;
   if (scalingType === 'none') scaling = { type: 'none' };
-  else if (scalingType === 'linear') scaling = { type: 'linear', factor: c.number(key('rope.scaling.factor')) };
+  else if (scalingType === 'linear') scaling = { type: 'linear', factor: c.positive(key('rope.scaling.factor')) };
   else throw new WeftError('E_UNSUPPORTED', `${c.where}: ${key('rope.scaling.type')} "${scalingType}" is not supported (weft knows "none" and "linear")`);
   const w = source.weights;
   // Llama 3 scaling arrives as per-frequency divisors (convert_hf_to_gguf writes them as rope_freqs.weight).
@@ -98,9 +98,9 @@ async function configFromGguf(c: ConfigReader, family: LlamaFamily, source: Mode
     headDim,
     ...specialTokenIds('gguf', c, {}),
     ffnSize: c.int(key('feed_forward_length')),
-    rmsNormEps: c.number(key('attention.layer_norm_rms_epsilon'), 1e-5),
+    rmsNormEps: c.nonNegative(key('attention.layer_norm_rms_epsilon'), 1e-5),
     rope: {
-      theta: c.number(key('rope.freq_base'), family.defaultRopeTheta),
+      theta: c.positive(key('rope.freq_base'), family.defaultRopeTheta),
       rotaryDim: c.int(key('rope.dimension_count'), headDim),
       scaling,
       freqFactors,

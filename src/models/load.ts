@@ -17,6 +17,7 @@ import { abortError, LoadSession, type LoadProgress, type ModelFiles } from '../
 import { resolveModelFiles, type ModelInput, type SourceOptions } from '../files/resolve.js';
 import { readGguf, type GgufFile, type GgufValue } from '../formats/gguf.js';
 import { readLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
+import { parseJsonBytes } from '../formats/json.js';
 import { parseWith, type ByteSource } from '../formats/source.js';
 import { openSafetensorsFiles, readSafetensorsWeights, weightsFromGgufSplits, weightsFromLlama2c } from '../formats/weights.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -41,7 +42,7 @@ interface OpenedModel {
   modelType: string;
   source: ModelSource;
   /** Builds the tokenizer found with the model, or null when there is none. */
-  tokenizer: (() => Promise<Tokenizer>) | null;
+  tokenizer: ((modelVocab: number) => Promise<Tokenizer>) | null;
 }
 
 export async function loadModel(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel> {
@@ -53,12 +54,12 @@ export async function loadModel(input: ModelInput, options: LoadModelOptions = {
   let dispose: (() => void) | null = null;
   try {
     const { files, main } = await resolveModelFiles(input, options, onDownload);
-    let ownTokenizer: (() => Promise<Tokenizer>) | null = null;
+    let ownTokenizer: ((modelVocab: number) => Promise<Tokenizer>) | null = null;
     if (options.tokenizer !== undefined) {
       const given = await resolveModelFiles(options.tokenizer, options, onDownload);
       const tokenizerFiles = session.opener(given.files);
       await tokenizerFiles.open(given.main ?? 'tokenizer.json'); // opened now, so its size is in the total
-      ownTokenizer = () => tokenizerFrom(tokenizerFiles, given.main);
+      ownTokenizer = (vocab) => tokenizerFrom(tokenizerFiles, given.main, vocab);
     }
     const opened = await openModel(files, session.opener(files), main, session);
     let built;
@@ -71,7 +72,7 @@ export async function loadModel(input: ModelInput, options: LoadModelOptions = {
     const model = built.model;
     dispose = () => model.dispose();
     const makeTokenizer = ownTokenizer ?? opened.tokenizer;
-    const tokenizer = makeTokenizer ? await makeTokenizer() : null;
+    const tokenizer = makeTokenizer ? await makeTokenizer(model.config.vocabSize) : null;
     if (tokenizer) checkVocabulary(tokenizer, model.config.vocabSize, opened.source.weights.name);
     await session.finish();
     return {
@@ -91,7 +92,10 @@ export async function loadModel(input: ModelInput, options: LoadModelOptions = {
   }
 }
 
+/** The options as a caller wrote them: each mistake an E_OPTION saying what was expected. */
 function checkOptions(options: LoadModelOptions): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new WeftError('E_OPTION', `loadModel: options must be an object (or left out), got ${String(options)}`);
+  if (options.runtime !== undefined && !(options.runtime instanceof Runtime)) throw new WeftError('E_OPTION', 'loadModel: option runtime must be a Runtime (from Runtime.create())');
   if (options.signal !== undefined && !(typeof AbortSignal !== 'undefined' && options.signal instanceof AbortSignal)) {
     throw new WeftError('E_OPTION', 'option signal must be an AbortSignal');
   }
@@ -114,9 +118,10 @@ function checkVocabulary(tokenizer: Tokenizer, modelVocab: number, modelName: st
   }
 }
 
-async function tokenizerFrom(files: ModelFiles, file: string | null): Promise<Tokenizer> {
+/** `modelVocab`: a llama2.c tokenizer.bin is read to exactly the model's vocabulary size, as run.c does. */
+async function tokenizerFrom(files: ModelFiles, file: string | null, modelVocab: number): Promise<Tokenizer> {
   const { tokenizerFromFiles } = await import('../tokenizers/index.js');
-  return tokenizerFromFiles(files, file);
+  return tokenizerFromFiles(files, file, { vocabSize: modelVocab });
 }
 
 const SPLIT_GGUF = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
@@ -196,7 +201,7 @@ async function openHf(files: ModelFiles, dir: string, weights: string | null, se
   return {
     modelType,
     source: { format: 'hf', config: reader, generationConfig, weights: set },
-    tokenizer: hasTokenizer ? () => tokenizerFrom(files, `${dir}tokenizer.json`) : null,
+    tokenizer: hasTokenizer ? (vocab) => tokenizerFrom(files, `${dir}tokenizer.json`, vocab) : null,
   };
 }
 
@@ -262,7 +267,7 @@ async function openLlama2cModel(files: ModelFiles, main: string, session: LoadSe
   return {
     modelType: 'llama',
     source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromLlama2c(file) },
-    tokenizer: tokenizerName === null ? null : () => tokenizerFrom(files, tokenizerName),
+    tokenizer: tokenizerName === null ? null : (vocab) => tokenizerFrom(files, tokenizerName, vocab),
   };
 }
 
@@ -278,11 +283,5 @@ async function readJson(files: ModelFiles, name: string, requiredWhy: string | n
     if (requiredWhy === null) return null;
     throw new WeftError('E_MISSING', `${files.where(name)} is missing: ${requiredWhy}`);
   }
-  try {
-    const json: unknown = JSON.parse(await session.text(source));
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
-    return json as Json;
-  } catch (e) {
-    throw new WeftError('E_FORMAT', `${files.where(name)}: not a valid JSON object (${(e as Error).message})`, { cause: e });
-  }
+  return parseJsonBytes(await source.read(0, source.size), files.where(name), 'E_FORMAT', { object: true }) as Json;
 }

@@ -73,6 +73,20 @@ export class Heap {
     return n;
   }
 
+  /**
+   * Throws E_MEMORY, naming every part and its size, when allocations of `parts` (name → bytes) cannot fit in
+   * what the 4 GiB ceiling leaves: pure arithmetic, so a request for far too much fails in microseconds instead of
+   * after tables are computed and memory is grown (wasm memory never shrinks).
+   */
+  checkFits(what: string, parts: Record<string, number>): void {
+    const total = Object.values(parts).reduce((a, b) => a + b, 0);
+    const freeInside = this.free.reduce((n, [, s]) => n + s, 0);
+    const available = freeInside + (MAX_PAGES * PAGE - this.top);
+    if (Number.isFinite(total) && total <= available) return;
+    const list = Object.entries(parts).map(([name, bytes]) => `${name} ${formatBytes(bytes)}`).join(', ');
+    throw new WeftError('E_MEMORY', `${what} needs ${formatBytes(total)} (${list}) but only ${formatBytes(available)} of the 4 GiB wasm32 memory are free`);
+  }
+
   /** Current size of the linear memory in bytes. */
   get memoryBytes(): number {
     return this.memory.buffer.byteLength;
@@ -136,11 +150,21 @@ export class ScratchArena {
     } else if (this.chunks.length === 1) this.chunks[0].used = 0;
   }
 
+  /** Bytes the arena holds from the heap (kept between forwards, so steady decoding allocates nothing). */
+  get heldBytes(): number {
+    return this.chunks.reduce((n, c) => n + c.size, 0);
+  }
+
   /** Give every chunk back to the heap. */
   dispose(): void {
     for (const c of this.chunks) this.heap.release(c.offset);
     this.chunks = [];
   }
+}
+
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} bytes`;
 }
 
 export function alignUp(n: number, a: number): number {

@@ -1,3 +1,4 @@
+import { WeftError } from '../errors.js';
 import type { TemplatePiece } from './post-processors/index.js';
 
 /** The parts of tokenizer_config.json weft uses. */
@@ -28,20 +29,29 @@ function chatTemplateOf(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (Array.isArray(value)) {
     const named = value as Array<{ name?: unknown; template?: unknown }>;
-    const chosen = named.find((t) => t.name === 'default') ?? named[0];
+    const chosen = named.find((t) => t?.name === 'default') ?? named[0];
     return typeof chosen?.template === 'string' ? chosen.template : undefined;
   }
   return undefined;
 }
 
-export function readTokenizerConfig(json: object | undefined): TokenizerConfig {
+/**
+ * The fields weft reads, checked: a special token that is neither a string nor `{content}`, a flag that is not a
+ * boolean or a length that is not a number ≥ 0 is an error naming the file (`name`), not a silently dropped BOS.
+ */
+export function readTokenizerConfig(json: object | undefined, name = 'tokenizer_config.json'): TokenizerConfig {
   const j = (json ?? {}) as Record<string, unknown>;
+  const wrong = (key: string, want: string) => new WeftError('E_TOKENIZER', `${name}: "${key}" should be ${want}, not ${JSON.stringify(j[key])?.slice(0, 60)}`);
   const templateVariables: Record<string, unknown> = {};
   for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token']) {
     const value = tokenString(j[key]);
+    if (value === undefined && j[key] !== undefined && j[key] !== null) throw wrong(key, 'a token string or {"content": …}');
     if (value !== undefined) templateVariables[key] = value;
   }
+  for (const key of ['add_bos_token', 'add_eos_token']) if (j[key] !== undefined && j[key] !== null && typeof j[key] !== 'boolean') throw wrong(key, 'true or false');
   const maxLength = j.model_max_length;
+  if (maxLength !== undefined && maxLength !== null && !(typeof maxLength === 'number' && maxLength >= 0)) throw wrong('model_max_length', 'a number ≥ 0');
+  if (j.chat_template !== undefined && j.chat_template !== null && chatTemplateOf(j.chat_template) === undefined) throw wrong('chat_template', 'a template string or a list of {name, template}');
   return {
     tokenizerClass: typeof j.tokenizer_class === 'string' ? j.tokenizer_class : undefined,
     bosToken: tokenString(j.bos_token),

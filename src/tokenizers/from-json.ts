@@ -1,4 +1,5 @@
 import { WeftError } from '../errors.js';
+import { checkJsonDepth } from '../formats/json.js';
 import type { AddedToken } from './added-tokens.js';
 import { bosEosTemplate, readTokenizerConfig } from './config.js';
 import { decoderFromJson } from './decoders/index.js';
@@ -12,8 +13,11 @@ function addedTokensFromJson(value: unknown, name: string): AddedToken[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new WeftError('E_TOKENIZER', `${name}: "added_tokens" must be an array`);
   return value.map((t: Record<string, unknown>, i) => {
-    if (!t || !Number.isInteger(t.id) || typeof t.content !== 'string') {
-      throw new WeftError('E_TOKENIZER', `${name}: added_tokens[${i}] needs an integer "id" and a string "content"`);
+    if (!t || typeof t !== 'object' || !Number.isInteger(t.id) || (t.id as number) < 0 || typeof t.content !== 'string') {
+      throw new WeftError('E_TOKENIZER', `${name}: added_tokens[${i}] needs a non-negative integer "id" and a string "content"`);
+    }
+    for (const flag of ['special', 'lstrip', 'rstrip', 'single_word', 'normalized']) {
+      if (t[flag] !== undefined && typeof t[flag] !== 'boolean') throw new WeftError('E_TOKENIZER', `${name}: added_tokens[${i}].${flag} must be true or false`);
     }
     return {
       id: t.id as number,
@@ -35,9 +39,10 @@ export function tokenizerFromJson(json: object, config?: object, name = 'tokeniz
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new WeftError('E_TOKENIZER', `${name}: not a JSON object`);
   const j = json as Record<string, unknown>;
   if (!j.model || typeof j.model !== 'object') throw new WeftError('E_TOKENIZER', `${name}: the "model" entry is missing`);
-  const cfg = readTokenizerConfig(config);
-  const model = modelFromJson(j.model, `${name}: model`);
+  checkJsonDepth(json, name, 'E_TOKENIZER');
+  const cfg = readTokenizerConfig(config, name.replace(/tokenizer\.json$/, 'tokenizer_config.json'));
   const addedTokens = addedTokensFromJson(j.added_tokens, name);
+  const model = modelFromJson(j.model, `${name}: model`, addedTokens.length);
   const idOf = (token: string): number | undefined => addedTokens.find((t) => t.content === token)?.id ?? model.tokenToId(token);
 
   let postProcessor: PostProcessor | null = postProcessorFromJson(j.post_processor, `${name}: post_processor`);

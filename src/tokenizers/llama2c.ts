@@ -11,25 +11,31 @@ const EOS_ID = 2;
 
 /**
  * A llama2.c `tokenizer.bin` (run.c's `build_tokenizer`): i32 max_token_length, then per token f32 score, i32 byte
- * length and the bytes. The vocabulary size is not stored: tokens run to the end of the file.
+ * length and the bytes. The vocabulary size is not stored: run.c reads exactly the model's `vocab_size` tokens, and
+ * so does this when `vocabSize` is given (a file with fewer is an error, not ids that decode to ""); without it,
+ * tokens run to the end of the file.
  * Encoding mirrors run.c's `encode`: a dummy-prefix space for non-empty text, one symbol per character (bytes + 3
  * for unknown ones, i.e. `<0xAB>`), then greedy merges by score; BOS (1) is added with add_special_tokens.
  */
-export function tokenizerFromLlama2c(bytes: Uint8Array, name: string): Tokenizer {
+export function tokenizerFromLlama2c(bytes: Uint8Array, name: string, vocabSize?: number): Tokenizer {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 4) throw new WeftError('E_FORMAT', `${name}: ${bytes.byteLength} bytes is too short for a llama2.c tokenizer (no max_token_length)`);
   const maxTokenLength = view.getInt32(0, true);
   const tokens: string[] = [];
   const scores: number[] = [];
   let offset = 4;
-  while (offset < bytes.byteLength) {
-    if (offset + 8 > bytes.byteLength) throw new WeftError('E_FORMAT', `${name}: truncated at byte ${offset} (token ${tokens.length} has no score/length)`);
+  while (vocabSize === undefined ? offset < bytes.byteLength : tokens.length < vocabSize) {
+    if (offset + 8 > bytes.byteLength) {
+      const want = vocabSize === undefined ? '' : ` of the model's ${vocabSize}`;
+      throw new WeftError('E_FORMAT', `${name}: truncated at byte ${offset}: token ${tokens.length}${want} has no score/length`);
+    }
     const score = view.getFloat32(offset, true);
     const length = view.getInt32(offset + 4, true);
     offset += 8;
     if (length < 0 || length > maxTokenLength || offset + length > bytes.byteLength) {
       throw new WeftError('E_FORMAT', `${name}: token ${tokens.length} at byte ${offset - 8} has length ${length} (max_token_length ${maxTokenLength}, ${bytes.byteLength - offset} bytes left)`);
     }
+    if (!Number.isFinite(score)) throw new WeftError('E_FORMAT', `${name}: token ${tokens.length} at byte ${offset - 8} has score ${score}`);
     tokens.push(utf8Decoder.decode(bytes.subarray(offset, offset + length)));
     scores.push(score);
     offset += length;

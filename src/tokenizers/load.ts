@@ -1,5 +1,6 @@
 import { WeftError } from '../errors.js';
 import { readGguf } from '../formats/gguf.js';
+import { parseJsonBytes } from '../formats/json.js';
 import { parseWith } from '../formats/source.js';
 import type { FileOpener } from '../formats/weights.js';
 import { tokenizerFromGguf } from './from-gguf.js';
@@ -13,7 +14,7 @@ import type { Tokenizer } from './tokenizer.js';
  * tokenizer.bin; `file` null means the folder's tokenizer.json. The kind of file is recognised by its content:
  * "GGUF" magic, a JSON object, or else llama2.c's binary layout.
  */
-export async function tokenizerFromFiles(files: FileOpener, file: string | null): Promise<Tokenizer> {
+export async function tokenizerFromFiles(files: FileOpener, file: string | null, options: { vocabSize?: number } = {}): Promise<Tokenizer> {
   const name = file ?? 'tokenizer.json';
   const source = await files.open(name);
   if (!source) {
@@ -25,7 +26,7 @@ export async function tokenizerFromFiles(files: FileOpener, file: string | null)
     if (String.fromCharCode(...head) === 'GGUF') return await tokenizerFromGguf(await parseWith(source, readGguf));
     const bytes = await source.read(0, source.size);
     const firstChar = String.fromCharCode(head.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) ?? 0);
-    if (firstChar !== '{' && !name.endsWith('.json')) return tokenizerFromLlama2c(bytes, where);
+    if (firstChar !== '{' && !name.endsWith('.json')) return tokenizerFromLlama2c(bytes, where, options.vocabSize);
     const folder = name.includes('/') ? name.slice(0, name.lastIndexOf('/') + 1) : '';
     const configSource = await files.open(`${folder}tokenizer_config.json`);
     let config: object | undefined;
@@ -43,11 +44,7 @@ export async function tokenizerFromFiles(files: FileOpener, file: string | null)
 }
 
 function readJson(bytes: Uint8Array, where: string): object {
-  try {
-    return JSON.parse(new TextDecoder('utf-8').decode(bytes)) as object;
-  } catch (e) {
-    throw new WeftError('E_TOKENIZER', `${where}: not valid JSON (${(e as Error).message})`);
-  }
+  return parseJsonBytes(bytes, where, 'E_TOKENIZER', { object: true }) as object;
 }
 
 /** A tokenizer file or a folder holding tokenizer.json, on disk (Node). */

@@ -3,6 +3,7 @@ import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
 import { renderChatTemplate, type ChatMessage } from './chat-template.js';
 import type { Decoder } from './decoders/index.js';
 import type { TokenizerModel } from './models/index.js';
+import { maxVocabId } from './models/model.js';
 import type { Normalizer } from './normalizers/index.js';
 import type { PostProcessor } from './post-processors/index.js';
 import type { PreTokenizer } from './pre-tokenizers/index.js';
@@ -14,6 +15,11 @@ export interface EncodeOptions {
   add_special_tokens?: boolean;
   /** Treat special tokens written in the text as plain text (llama.cpp's parse_special = false). Default false. */
   split_special?: boolean;
+  /**
+   * Fail with E_CONTEXT as soon as the text is known to need more than this many tokens (a prompt past the
+   * model's context), instead of tokenizing all of it first.
+   */
+  max_tokens?: number;
 }
 
 export interface BatchEncodeOptions {
@@ -85,6 +91,22 @@ export class Tokenizer {
     }
     for (const id of parts.extraSpecialIds ?? []) this.specialIds.add(id);
     this.vocabSize = size;
+    // Every id the tokenizer can emit must be one of its vocabulary: added tokens may extend the model's ids only
+    // densely (one new id each), and the post-processor's special tokens must exist.
+    if (size - 1 > maxVocabId(parts.model.size + parts.addedTokens.length)) {
+      throw new WeftError('E_TOKENIZER', `${parts.name}: added token id ${size - 1} is far past the model's ${parts.model.size} ids (${parts.addedTokens.length} added tokens): not a vocabulary id`);
+    }
+    const named: Array<[string, number | null | undefined]> = [
+      ...(parts.postProcessor ? parts.postProcessor.process([]) : []).map((id): [string, number] => ['post-processor special token', id]),
+      ['bos_token', parts.bosTokenId],
+      ...parts.eosTokenIds.map((id): [string, number] => ['eos_token', id]),
+      ['pad_token', parts.padTokenId],
+    ];
+    for (const [what, id] of named) {
+      if (id !== null && id !== undefined && !(Number.isInteger(id) && id >= 0 && id < size)) {
+        throw new WeftError('E_TOKENIZER', `${parts.name}: ${what} id ${id} is outside the vocabulary [0, ${size})`);
+      }
+    }
     const normalize = (t: AddedToken): AddedToken => ({ ...t, content: parts.normalizer ? parts.normalizer.normalize(t.content) : t.content });
     this.rawMatcher = new AddedTokenMatcher(parts.addedTokens.filter((t) => !t.normalized));
     this.normalizedMatcher = new AddedTokenMatcher(parts.addedTokens.filter((t) => t.normalized).map(normalize));
@@ -92,7 +114,9 @@ export class Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw new WeftError('E_OPTION', `${this.name}: encode() takes a string, got ${typeof text}`);
+    if (typeof options !== 'object' || options === null) throw new WeftError('E_OPTION', `${this.name}: encode() options must be an object`);
     const splitSpecial = options.split_special ?? false;
+    const maxTokens = options.max_tokens ?? Infinity;
     const ids: number[] = [];
     let atStart = true;
     for (const segment of this.rawMatcher.split(toWellFormed(text), splitSpecial)) {
@@ -104,9 +128,10 @@ export class Tokenizer {
       const normalized = this.parts.normalizer ? this.parts.normalizer.normalize(segment) : segment;
       for (const piece of this.normalizedMatcher.split(normalized, splitSpecial)) {
         if (typeof piece === 'number') ids.push(piece);
-        else if (piece.length > 0) this.encodeText(piece, atStart, ids);
+        else if (piece.length > 0) this.encodeText(piece, atStart, ids, maxTokens);
         atStart = false;
       }
+      if (ids.length > maxTokens) throw tooManyTokens(maxTokens);
     }
     const addSpecial = options.add_special_tokens ?? true;
     return addSpecial && this.parts.postProcessor ? this.parts.postProcessor.process(ids) : ids;
@@ -141,6 +166,9 @@ export class Tokenizer {
   }
 
   decode(ids: number[], options: DecodeOptions = {}): string {
+    if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id))) {
+      throw new WeftError('E_OPTION', `${this.name}: decode() takes an array of integer token ids, got ${ids === null ? 'null' : Array.isArray(ids) ? 'an array with a non-integer' : typeof ids}`);
+    }
     const skip = options.skip_special_tokens ?? false;
     const tokens: string[] = [];
     for (const id of ids) {
@@ -163,7 +191,7 @@ export class Tokenizer {
   applyChatTemplate(messages: ChatMessage[], options: { add_generation_prompt?: boolean; [extra: string]: unknown } = {}): string {
     const template = this.parts.chatTemplate;
     if (!template) throw new WeftError('E_MISSING', `${this.name}: no chat_template (it comes from tokenizer_config.json or the GGUF key tokenizer.chat_template)`);
-    return renderChatTemplate(template, messages, { ...this.parts.chatTemplateVariables, ...options });
+    return renderChatTemplate(template, messages, { ...this.parts.chatTemplateVariables, ...options }, `${this.name}: chat_template`);
   }
 
   idToToken(id: number): string | undefined {
@@ -175,10 +203,11 @@ export class Tokenizer {
   }
 
   /** Pre-tokenizes one normalized segment and appends the model's ids for each piece. */
-  private encodeText(text: string, atStart: boolean, out: number[]): void {
+  private encodeText(text: string, atStart: boolean, out: number[], maxTokens: number): void {
     const pieces = this.parts.preTokenizer ? this.parts.preTokenizer.split(text, atStart) : [text];
     const model = this.parts.model;
     for (const piece of pieces) {
+      if (out.length > maxTokens) throw tooManyTokens(maxTokens);
       if (piece.length === 0) continue;
       let ids = this.cache.get(piece);
       if (ids === undefined) {
@@ -191,4 +220,8 @@ export class Tokenizer {
       for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
     }
   }
+}
+
+function tooManyTokens(maxTokens: number): WeftError {
+  return new WeftError('E_CONTEXT', `the text needs more than ${maxTokens} tokens, past the model's context of ${maxTokens} (truncate_prompt, or a larger contextLength, lets it run)`);
 }

@@ -90,9 +90,9 @@ describeData('safetensors: bad input from gpt2-a', () => {
   it('a header that is not JSON, or not an object', async () => {
     const bytes = good.slice();
     bytes[8] = 0x5b; // '[' instead of '{'
-    await expectWeftError(parseBytes(bytes), 'E_FORMAT', /not valid UTF-8 JSON/);
+    await expectWeftError(parseBytes(bytes), 'E_FORMAT', /not valid JSON/);
     bytes[8] = 0xff; // invalid UTF-8
-    await expectWeftError(parseBytes(bytes), 'E_FORMAT', /not valid UTF-8 JSON/);
+    await expectWeftError(parseBytes(bytes), 'E_FORMAT', /invalid UTF-8 at byte 8\b/);
     await expectWeftError(parseBytes(joinSafetensors([] as unknown as Record<string, unknown>, data)), 'E_FORMAT', /not a JSON object/);
   });
 
@@ -113,10 +113,35 @@ describeData('safetensors: bad input from gpt2-a', () => {
     );
     // onto the range of another tensor of the same size
     const other = Object.keys(header).find((n) => n !== name && n !== '__metadata__' && entry(n).data_offsets[1] - entry(n).data_offsets[0] === 49152)!;
-    await expectWeftError(parseBytes(withEntry(name, { ...e, data_offsets: entry(other).data_offsets })), 'E_FORMAT', /overlaps tensor/);
+    await expectWeftError(parseBytes(withEntry(name, { ...e, data_offsets: entry(other).data_offsets })), 'E_FORMAT', /overlaps the tensor before it|belong to no tensor/);
     // half-overlapping: shifted by 4 bytes into its neighbour
-    await expectWeftError(parseBytes(withEntry(name, { ...e, data_offsets: [e.data_offsets[0] + 4, e.data_offsets[1] + 4] })), 'E_FORMAT', /overlaps tensor/);
+    await expectWeftError(parseBytes(withEntry(name, { ...e, data_offsets: [e.data_offsets[0] + 4, e.data_offsets[1] + 4] })), 'E_FORMAT', /overlaps the tensor before it|belong to no tensor/);
     await expectWeftError(parseBytes(withEntry('__metadata__', { format: 1 })), 'E_FORMAT', /__metadata__ must be an object of strings/);
+  });
+
+  it('the data section must be covered exactly: a header length one byte short, a gap, trailing bytes', async () => {
+    // One byte short: the JSON still parses (a trailing space dropped) but every tensor would shift by a byte.
+    const spaced = joinSafetensors(header, data);
+    const len = Number(new DataView(spaced.buffer, spaced.byteOffset).getBigUint64(0, true));
+    const padded = new Uint8Array(spaced.length + 1);
+    padded.set(spaced.subarray(0, 8 + len), 0);
+    padded[8 + len] = 0x20; // header + one space
+    padded.set(spaced.subarray(8 + len), 9 + len);
+    new DataView(padded.buffer).setBigUint64(0, BigInt(len), true); // the length still says the old size
+    await expectWeftError(parseBytes(padded), 'E_FORMAT', /belong to no tensor|the tensors end at byte/);
+    // A gap: the last tensor's range moved past a hole is caught even though it stays in the file.
+    const withTail = new Uint8Array(spaced.length + 4);
+    withTail.set(spaced);
+    await expectWeftError(parseBytes(withTail), 'E_FORMAT', /the tensors end at byte \d+ but the file has \d+ bytes/);
+    // deep nesting in a shape is an error, not a stack overflow while building the message
+    // (written as text: JSON.stringify itself overflows on such a value)
+    const name = 'transformer.h.0.attn.c_attn.weight';
+    const marked = new TextDecoder().decode(withEntry(name, { ...entry(name), shape: 'DEEP' }));
+    const deep = marked.replace('"DEEP"', '['.repeat(100_000) + ']'.repeat(100_000));
+    const deepBytes = new TextEncoder().encode(deep);
+    const headerLength = Number(new DataView(deepBytes.buffer).getBigUint64(0, true)) + deep.length - marked.length;
+    new DataView(deepBytes.buffer).setBigUint64(0, BigInt(headerLength), true);
+    await expectWeftError(parseBytes(deepBytes), 'E_FORMAT', /nested more than 64 levels/);
   });
 
   it('parses I32/I64 tensors (which model code refuses for weights)', async () => {

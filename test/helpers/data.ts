@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe } from 'vitest';
 
 /**
  * The shared reference data (../shared/data, or $WEFT_TEST_DATA). Tests that need it use `describeData`: when the
  * folder is missing they fail under CI (CI=true) and skip, with the reason, elsewhere.
  */
-export const DATA_DIR = resolve(process.env.WEFT_TEST_DATA ?? resolve(__dirname, '../../../shared/data'));
+export const DATA_DIR = resolve(process.env.WEFT_TEST_DATA ?? fileURLToPath(new URL('../../../shared/data', import.meta.url)));
 export const HAVE_DATA = existsSync(resolve(DATA_DIR, 'MANIFEST.md'));
 
 export function dataPath(...parts: string[]): string {

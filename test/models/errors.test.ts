@@ -56,7 +56,11 @@ describeData('loadModel and forward on bad input', () => {
 
   it('a missing tensor names the tensor and the file', async () => {
     const dir = await modelCopy('missing-tensor', 'ref-models/llama-a', {
-      tensors: (header) => delete header['model.layers.1.mlp.up_proj.weight'],
+      // renamed rather than deleted: the file stays valid (its data section still covered exactly)
+      tensors: (header) => {
+        header['unused.weight'] = header['model.layers.1.mlp.up_proj.weight'];
+        delete header['model.layers.1.mlp.up_proj.weight'];
+      },
     });
     await expectFailedLoad(dir, 'E_MISSING', /model\.layers\.1\.mlp\.up_proj\.weight/, /missing-tensor/);
   });

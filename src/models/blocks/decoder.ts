@@ -55,6 +55,12 @@ export class Decoder implements CausalLM {
   ) {
     const rt = runtime;
     this.shape = { nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: config.headDim };
+    // Before any table is computed: a context of 1e8 positions must fail here, at once, not after the host has
+    // built a RoPE table of gigabytes and grown memory it can never give back.
+    rt.heap.checkFits(`a context of ${config.contextLength} positions`, {
+      'KV cache': 2 * config.nLayers * config.nKvHeads * config.contextLength * config.headDim * 4,
+      'RoPE table': ropeConfig ? config.contextLength * ropeConfig.rotaryDim * 4 : 0,
+    });
     let ropeTensor: Tensor | null = null;
     try {
       if (ropeConfig) {

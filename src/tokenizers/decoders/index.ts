@@ -1,6 +1,6 @@
 import { WeftError } from '../../errors.js';
 import { patternFromJson } from '../normalizers/index.js';
-import { prependSchemeFromJson } from '../pre-tokenizers/index.js';
+import { metaspaceReplacement, prependSchemeFromJson } from '../pre-tokenizers/index.js';
 import { ByteFallbackDecoder } from './byte-fallback.js';
 import { ByteLevelDecoder } from './byte-level.js';
 import type { Decoder } from './decoder.js';
@@ -25,7 +25,7 @@ export function decoderFromJson(json: unknown, what = 'decoder'): Decoder | null
     case 'ByteFallback':
       return new ByteFallbackDecoder();
     case 'Metaspace':
-      return new MetaspaceDecoder(String(j.replacement ?? '\u2581'), prependSchemeFromJson(j));
+      return new MetaspaceDecoder(metaspaceReplacement(j, `${what}.Metaspace`), prependSchemeFromJson(j));
     case 'WordPiece':
       return new WordPieceDecoder(String(j.prefix ?? '##'), j.cleanup !== false);
     case 'Fuse':

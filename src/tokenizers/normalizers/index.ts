@@ -48,7 +48,7 @@ export function normalizerFromJson(json: unknown, what = 'normalizer'): Normaliz
     case 'Precompiled': {
       const base64 = j.precompiled_charsmap;
       if (typeof base64 !== 'string') return null; // an empty map (null) normalizes nothing
-      return new Precompiled(new PrecompiledCharsmap(base64ToBytes(base64), `${what}.Precompiled`));
+      return new Precompiled(new PrecompiledCharsmap(base64ToBytes(base64, `${what}.Precompiled`), `${what}.Precompiled`));
     }
     case 'Sequence': {
       if (!Array.isArray(j.normalizers)) throw new WeftError('E_TOKENIZER', `${what}.Sequence: "normalizers" must be an array`);
@@ -60,8 +60,13 @@ export function normalizerFromJson(json: unknown, what = 'normalizer'): Normaliz
   }
 }
 
-function base64ToBytes(base64: string): Uint8Array {
-  const binary = atob(base64);
+function base64ToBytes(base64: string, what: string): Uint8Array {
+  let binary: string;
+  try {
+    binary = atob(base64);
+  } catch {
+    throw new WeftError('E_TOKENIZER', `${what}: precompiled_charsmap is not valid base64`);
+  }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;

@@ -1,4 +1,5 @@
 import { WeftError } from '../../errors.js';
+import { invalidUtf8Offset } from '../../formats/json.js';
 import { utf8Decoder, utf8Encoder } from '../utf8.js';
 import type { Normalizer } from './normalizer.js';
 
@@ -21,6 +22,10 @@ export class PrecompiledCharsmap {
     this.units = new Uint32Array(trieBytes / 4);
     for (let i = 0; i < this.units.length; i++) this.units[i] = view.getUint32(4 + 4 * i, true);
     this.blob = bytes.subarray(4 + trieBytes);
+    // Replacements are NUL-terminated UTF-8 strings: check them all now, so a corrupt map fails at load, naming
+    // the byte, rather than in the middle of an encode (or silently as U+FFFD).
+    const bad = invalidUtf8Offset(this.blob.map((b) => (b === 0 ? 0x20 : b)));
+    if (bad >= 0) throw new WeftError('E_TOKENIZER', `${what}: precompiled_charsmap has invalid UTF-8 at byte ${4 + trieBytes + bad} of the decoded map`);
   }
 
   /**

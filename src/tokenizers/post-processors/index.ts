@@ -16,12 +16,16 @@ function tokenIdPair(value: unknown, what: string): number {
 
 function templateFromJson(j: Json, what: string): TemplateProcessor {
   if (!Array.isArray(j.single)) throw new WeftError('E_TOKENIZER', `${what}.TemplateProcessing: "single" must be an array`);
-  const specials = (j.special_tokens ?? {}) as Record<string, { ids?: unknown }>;
+  const specials = (j.special_tokens ?? {}) as Record<string, { ids?: unknown } | null>;
+  if (typeof specials !== 'object' || specials === null) throw new WeftError('E_TOKENIZER', `${what}.TemplateProcessing: "special_tokens" must be an object`);
   const pieces = j.single.map((item: unknown, i): TemplatePiece => {
-    const it = item as { Sequence?: unknown; SpecialToken?: { id?: string } };
+    if (typeof item !== 'object' || item === null) {
+      throw new WeftError('E_TOKENIZER', `${what}.TemplateProcessing: single[${i}] is ${JSON.stringify(item)}, not {"Sequence": …} or {"SpecialToken": …}`);
+    }
+    const it = item as { Sequence?: unknown; SpecialToken?: { id?: unknown } | null };
     if (it.Sequence) return 'sequence';
     const name = it.SpecialToken?.id;
-    const ids = name === undefined ? undefined : specials[name]?.ids;
+    const ids = typeof name === 'string' && Object.hasOwn(specials, name) ? specials[name]?.ids : undefined;
     if (!Array.isArray(ids) || !ids.every((x) => Number.isInteger(x))) {
       throw new WeftError('E_TOKENIZER', `${what}.TemplateProcessing: single[${i}] names special token ${JSON.stringify(name)} without ids in "special_tokens"`);
     }

@@ -28,6 +28,16 @@ export function prependSchemeFromJson(j: Json): PrependScheme {
   return j.add_prefix_space === false ? 'never' : 'always';
 }
 
+/**
+ * Metaspace's `replacement`: one character (a `char` in the Rust library, which refuses anything else). An empty
+ * one would make every position a split point, so it is an error rather than a loop.
+ */
+export function metaspaceReplacement(j: Json, what: string): string {
+  const r = j.replacement ?? '\u2581';
+  if (typeof r !== 'string' || [...r].length !== 1) throw new WeftError('E_TOKENIZER', `${what}: "replacement" must be one character, got ${JSON.stringify(r)}`);
+  return r;
+}
+
 /** Builds the pre-tokenizer of a tokenizer.json `pre_tokenizer` entry (null → none). */
 export function preTokenizerFromJson(json: unknown, what = 'pre_tokenizer'): PreTokenizer | null {
   if (json === null || json === undefined) return null;
@@ -41,7 +51,7 @@ export function preTokenizerFromJson(json: unknown, what = 'pre_tokenizer'): Pre
       return new Split(regex, behaviorFromJson(j.behavior, `${what}.Split`), j.invert === true);
     }
     case 'Metaspace':
-      return new Metaspace(String(j.replacement ?? '\u2581'), prependSchemeFromJson(j), j.split !== false);
+      return new Metaspace(metaspaceReplacement(j, `${what}.Metaspace`), prependSchemeFromJson(j), j.split !== false);
     case 'BertPreTokenizer':
       return new BertPreTokenizer();
     case 'Whitespace':

@@ -20,7 +20,9 @@ export function splitByPattern(text: string, pattern: RegExp, behavior: SplitBeh
   let last = 0;
   for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
     if (m[0].length === 0) {
-      pattern.lastIndex += 1; // a zero-length match cuts nothing
+      // A zero-length match cuts nothing. Step over one whole code point: a `u` regex whose lastIndex lands inside
+      // a surrogate pair snaps back to the pair's start, so a step of one unit would match there again forever.
+      pattern.lastIndex = m.index + ((text.codePointAt(m.index) ?? 0) > 0xffff ? 2 : 1);
       continue;
     }
     push(last, m.index, false);
