@@ -82,6 +82,8 @@ export interface Kernels {
   dequantRowQ6_K_ref(src: number, dst: number, n: number): void;
   dequantRowIQ4_XS_ref(src: number, dst: number, n: number): void;
   quantizeRowQ4_K_ref(src: number, dst: number, n: number): void;
+  /** The scalar twin of quantizeActQ8_K: same layout, same bytes. */
+  quantizeActQ8_K_ref(x: number, xq: number, inF: number, start: number, end: number): void;
 
   // ---- norm.ts -----------------------------------------------------------------------------------------------
   /** y = (x - mean) / sqrt(var + eps) * gamma (+ beta); rows [start, end) of [rows×dim]. beta 0 = none. */
