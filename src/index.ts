@@ -16,7 +16,7 @@ export { readGguf, type GgufFile, type GgufValue } from './formats/gguf.js';
 export { openSafetensors, weightsFromGguf, type WeightSet, type WeightEntry } from './formats/weights.js';
 
 // models
-export { loadModel, type CausalLM, type DecoderConfig, type LoadedModel } from './models/model.js';
+export { loadModel, LOAD_DTYPES, type CausalLM, type DecoderConfig, type LoadDType, type LoadedModel, type LoadModelOptions } from './models/model.js';
 
 // tokenizers
 export { Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromGguf, tokenizerFromLlama2c } from './tokenizers/index.js';

@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WeftError } from '../errors.js';
 import { checkGenerateOptions, type GenerateOptions } from '../generation/generate.js';
 import { loadModel, type LoadedModel } from '../models/model.js';
+import type { LoadDType } from '../models/load.js';
 
 /** The default model shipped in the package (llama2.c's stories260K, MIT): see the README. */
 export const EMBEDDED_MODEL = fileURLToPath(new URL('../../assets/stories260K.bin', import.meta.url));
@@ -30,23 +31,26 @@ export const MODEL_OPTIONS = {
   model: { type: 'string' },
   tokenizer: { type: 'string' },
   'context-length': { type: 'string' },
+  dtype: { type: 'string' },
 } as const;
 
 export const MODEL_USAGE = `  --model PATH             a model folder (config.json + safetensors), a .gguf or a llama2.c .bin
   --tokenizer PATH         a tokenizer file, when the model folder has none (tokenizer.json, .gguf, llama2.c .bin)
-  --context-length N       positions the KV cache holds (default: 4096, or the model's context if smaller)`;
+  --context-length N       positions the KV cache holds (default: 4096, or the model's context if smaller)
+  --dtype q8_0|q4_0|q4_k   quantize float weights while loading (ggml's quantizer; quantized GGUF tensors stay as they are)`;
 
 /**
  * Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). NaN/Inf weights are
  * allowed (some checkpoints carry them in unused rows) but reported on stderr.
  */
-export async function loadModelFromOptions(values: { model?: string; tokenizer?: string; 'context-length'?: string }, embeddedDefault: boolean): Promise<LoadedModel> {
+export async function loadModelFromOptions(values: { model?: string; tokenizer?: string; 'context-length'?: string; dtype?: string }, embeddedDefault: boolean): Promise<LoadedModel> {
   const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
+  const dtype = values.dtype as LoadDType | undefined; // loadModel names a bad value
   if (values.model === undefined && !embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
   const lm =
     values.model === undefined
-      ? await loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength })
-      : await loadModel(values.model, { tokenizer: values.tokenizer, contextLength });
+      ? await loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength, dtype })
+      : await loadModel(values.model, { tokenizer: values.tokenizer, contextLength, dtype });
   if (lm.nonFinite > 0) console.error(`weft: warning: ${lm.source} holds ${lm.nonFinite} NaN/Inf weight values`);
   return lm;
 }
