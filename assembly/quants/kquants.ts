@@ -346,6 +346,26 @@ export function quantizeActQ8_K(x: usize, xq: usize, inF: i32, start: i32, end: 
   return i32x4.add(acc, i32x4.add(i32x4.dot_i16x8_s(p0, s0), i32x4.dot_i16x8_s(p1, s1)));
 }
 
+/** acc + chunk c (a constant at every call) of the block against the activation block at q: one row's step. */
+// @ts-ignore: decorator
+@inline function chunkStep(t: i32, blk: usize, c: i32, scales: v128, q: usize, acc: v128): v128 {
+  const s0 = splatLane(scales, scalePer32(t) ? c : 2 * c);
+  const s1 = scalePer32(t) ? s0 : splatLane(scales, 2 * c + 1);
+  return chunkDot(t, chunkWeights(t, blk, c, 0), chunkWeights(t, blk, c, 1), s0, s1, q + (<usize>c << 5), acc);
+}
+
+/**
+ * f16 scale bits → f32, as f16ToF32 but without its branches for the usual case: the magnitude bits moved into
+ * place read as an f32 2^112 too small (a subnormal half too), which one exact multiply fixes; inf and nan take
+ * the exact path.
+ */
+// @ts-ignore: decorator
+@inline function scaleToF32(h: u32): f32 {
+  if ((h & 0x7c00) == 0x7c00) return f16ToF32(h);
+  const magnitude = reinterpret<f32>((h & 0x7fff) << 13) * reinterpret<f32>(0x77800000); // × 2^112
+  return reinterpret<f32>(reinterpret<u32>(magnitude) | ((h & 0x8000) << 16));
+}
+
 /**
  * acc + this block's contribution to one output: (dw·dx)·Σ − (dminw·dx)·Σ min·bsums. `sums` holds the lanes of
  * Σ scale·w·q, m0/m1 the mins of groups 0..7 / 8..15 as i16, xRow the activation row, ib the block.
@@ -372,23 +392,35 @@ export function quantizeActQ8_K(x: usize, xq: usize, inF: i32, start: i32, end: 
     const blk = w + <usize>ib * blockBytes(t);
     const scales = blockScales(t, blk);
     let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (let c = 0; c < 8; c++) {
-      const w0 = chunkWeights(t, blk, c, 0);
-      const w1 = chunkWeights(t, blk, c, 1);
-      const s0 = splatLane(scales, scalePer32(t) ? c : 2 * c);
-      const s1 = scalePer32(t) ? s0 : splatLane(scales, 2 * c + 1);
-      const off = (<usize>ib << 8) + (<usize>c << 5);
-      a0 = chunkDot(t, w0, w1, s0, s1, x0 + off, a0);
-      if (n > 1) {
+    const q0 = x0 + (<usize>ib << 8);
+    if (n == 1) {
+      // decode: the 8 chunks written out, so that every shift count and scale lane is a constant. With scaleToF32,
+      // measured at 1×4096×4096 (CPU time): Q4_K 56 → 32 ns per block, Q6_K 86 → 57, against the loop.
+      a0 = chunkStep(t, blk, 0, scales, q0, a0);
+      a0 = chunkStep(t, blk, 1, scales, q0, a0);
+      a0 = chunkStep(t, blk, 2, scales, q0, a0);
+      a0 = chunkStep(t, blk, 3, scales, q0, a0);
+      a0 = chunkStep(t, blk, 4, scales, q0, a0);
+      a0 = chunkStep(t, blk, 5, scales, q0, a0);
+      a0 = chunkStep(t, blk, 6, scales, q0, a0);
+      a0 = chunkStep(t, blk, 7, scales, q0, a0);
+    } else {
+      for (let c = 0; c < 8; c++) {
+        const w0 = chunkWeights(t, blk, c, 0);
+        const w1 = chunkWeights(t, blk, c, 1);
+        const s0 = splatLane(scales, scalePer32(t) ? c : 2 * c);
+        const s1 = scalePer32(t) ? s0 : splatLane(scales, 2 * c + 1);
+        const off = (<usize>ib << 8) + (<usize>c << 5);
+        a0 = chunkDot(t, w0, w1, s0, s1, x0 + off, a0);
         a1 = chunkDot(t, w0, w1, s0, s1, x1 + off, a1);
         a2 = chunkDot(t, w0, w1, s0, s1, x2 + off, a2);
         a3 = chunkDot(t, w0, w1, s0, s1, x3 + off, a3);
       }
     }
-    const dw = f16ToF32(load<u16>(blk + dOffset(t)));
+    const dw = scaleToF32(load<u16>(blk + dOffset(t)));
     let dmw: f32 = 0, m0 = i32x4.splat(0), m1 = m0;
     if (hasMin(t)) {
-      dmw = f16ToF32(load<u16>(blk + dOffset(t) + 2));
+      dmw = scaleToF32(load<u16>(blk + dOffset(t) + 2));
       const mins = blockMins(t, blk);
       m0 = i16x8.extend_low_i8x16_u(mins);
       m1 = i16x8.extend_high_i8x16_u(mins);
