@@ -108,6 +108,13 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   return i32x4.add(acc, i32x4.add(lo, hi));
 }
 
+/** The i32 lanes of Σ w·x over 32 lanes: w as two i8x16 (elements 0..15, 16..31), x already widened to four i16x8. */
+// @ts-ignore: decorator
+@inline function dot32(wlo: v128, whi: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(wlo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(wlo), x1));
+  return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(whi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(whi), x3)));
+}
+
 /** [Σa, Σb, Σc, Σd] of four i32x4 (exact integer sums). */
 // @ts-ignore: decorator
 @inline function isum4(a: v128, b: v128, c: v128, d: v128): v128 {
@@ -169,12 +176,12 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   for (let j = 0; j < nb; j++) {
     const px = xrow + (<usize>j << 5);
     const xlo = v128.load(px), xhi = v128.load(px, 16);
-    const zero = i32x4.splat(0);
+    const x0 = i16x8.extend_low_i8x16_s(xlo), x1 = i16x8.extend_high_i8x16_s(xlo), x2 = i16x8.extend_low_i8x16_s(xhi), x3 = i16x8.extend_high_i8x16_s(xhi);
     let isum = isum4(
-      dot16(quantsHi(p0, type), xhi, dot16(quantsLo(p0, type), xlo, zero)),
-      dot16(quantsHi(p1, type), xhi, dot16(quantsLo(p1, type), xlo, zero)),
-      dot16(quantsHi(p2, type), xhi, dot16(quantsLo(p2, type), xlo, zero)),
-      dot16(quantsHi(p3, type), xhi, dot16(quantsLo(p3, type), xlo, zero)),
+      dot32(quantsLo(p0, type), quantsHi(p0, type), x0, x1, x2, x3),
+      dot32(quantsLo(p1, type), quantsHi(p1, type), x0, x1, x2, x3),
+      dot32(quantsLo(p2, type), quantsHi(p2, type), x0, x1, x2, x3),
+      dot32(quantsLo(p3, type), quantsHi(p3, type), x0, x1, x2, x3),
     );
     const sumx = load<i32>(sumAt + (<usize>j << 2));
     if (qOffset(type)) isum = i32x4.sub(isum, i32x4.splat(qOffset(type) * sumx));
@@ -224,6 +231,22 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   return acc;
 }
 
+/** acc + the term of one activation block (row at xr, block j) against 4 weight blocks unpacked in w*: lanes = outputs. */
+// @ts-ignore: decorator
+@inline function tileRowStep(acc: v128, xr: usize, j: i32, nb: i32, wl0: v128, wh0: v128, wl1: v128, wh1: v128, wl2: v128, wh2: v128, wl3: v128, wh3: v128, dw: v128, mw: v128, type: i32): v128 {
+  const q = xr + (<usize>j << 5);
+  const xlo = v128.load(q), xhi = v128.load(q, 16);
+  const x0 = i16x8.extend_low_i8x16_s(xlo), x1 = i16x8.extend_high_i8x16_s(xlo), x2 = i16x8.extend_low_i8x16_s(xhi), x3 = i16x8.extend_high_i8x16_s(xhi);
+  let isum = isum4(dot32(wl0, wh0, x0, x1, x2, x3), dot32(wl1, wh1, x0, x1, x2, x3), dot32(wl2, wh2, x0, x1, x2, x3), dot32(wl3, wh3, x0, x1, x2, x3));
+  const dAt = xr + (<usize>nb << 5) + (<usize>j << 2);
+  const sumx = load<i32>(dAt + (<usize>nb << 2));
+  if (qOffset(type)) isum = i32x4.sub(isum, i32x4.splat(qOffset(type) * sumx));
+  const dx = load<f32>(dAt);
+  let term = f32x4.mul(f32x4.mul(dw, f32x4.splat(dx)), f32x4.convert_i32x4_s(isum));
+  if (hasMin(type)) term = f32x4.add(term, f32x4.mul(mw, f32x4.splat(dx * <f32>sumx)));
+  return f32x4.add(acc, term);
+}
+
 /** One output of one row: the scalar definition (the _ref's loop), also the kernels' leftovers. */
 // @ts-ignore: decorator
 @inline function oneOutput(xrow: usize, wrow: usize, nb: i32, type: i32): f32 {
@@ -258,10 +281,39 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   const rowBytes = <usize>nb * blockBytes(type);
   const stride = q8_0RowBytes(inF);
   let r = 0;
-  // prefill: 4 rows of x per pass over a weight row
+  // prefill: tiles of 4 rows of x × 4 outputs, each weight block unpacked once for 4 rows and each activation block
+  // loaded once for 4 outputs; then the outputs left over, 4 rows of x per pass over a weight row
   for (; r + 4 <= rows; r += 4) {
     const x0 = actRow(xq, r, inF);
-    for (let o = start; o < end; o++) {
+    const x1 = x0 + stride, x2 = x1 + stride, x3 = x2 + stride;
+    let o = start;
+    for (; o + 4 <= end; o += 4) {
+      let p0 = w + <usize>o * rowBytes;
+      let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let j = 0; j < nb; j++) {
+        const wl0 = quantsLo(p0, type), wh0 = quantsHi(p0, type);
+        const wl1 = quantsLo(p1, type), wh1 = quantsHi(p1, type);
+        const wl2 = quantsLo(p2, type), wh2 = quantsHi(p2, type);
+        const wl3 = quantsLo(p3, type), wh3 = quantsHi(p3, type);
+        const dw = halves4(p0, p1, p2, p3, 0);
+        const mw = hasMin(type) ? halves4(p0, p1, p2, p3, 2) : dw;
+        a0 = tileRowStep(a0, x0, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
+        a1 = tileRowStep(a1, x1, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
+        a2 = tileRowStep(a2, x2, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
+        a3 = tileRowStep(a3, x3, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
+        const step = blockBytes(type);
+        p0 += step;
+        p1 += step;
+        p2 += step;
+        p3 += step;
+      }
+      storeFour(y, b, r, outF, o, a0);
+      storeFour(y, b, r + 1, outF, o, a1);
+      storeFour(y, b, r + 2, outF, o, a2);
+      storeFour(y, b, r + 3, outF, o, a3);
+    }
+    for (; o < end; o++) {
       let v = fourRows(x0, stride, w, rowBytes, o, nb, type);
       if (b) v = f32x4.add(v, f32x4.splat(load<f32>(b + (<usize>o << 2))));
       const at = y + ((<usize>r * outF + o) << 2);
