@@ -61,7 +61,7 @@ export const QK_K: i32 = 256;
   return (<usize>(inF / QK_K) * 292 + 15) & ~<usize>15;
 }
 
-/** f16 bits → f32, exact, case by case. */
+/** f16 bits → f32, exact, case by case (independent of the SIMD conversions in linear.ts and blocks32.ts). */
 export function f16ToF32(h: u32): f32 {
   const sign = (h & 0x8000) << 16;
   const exponent = (h >> 10) & 0x1f;

@@ -1,6 +1,6 @@
-// The 32-element quant types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): dequantization against ggml's own
-// (dequant-reference.gguf, bit for bit), quantization against ggml's bytes (quant-vectors.gguf), the activation
-// quantizer against the scalar quantizer, and every integer matmul against its _ref on awkward sizes (bit for bit:
+// Dequantization of every quantized type against ggml's own (dequant-reference.gguf, bit for bit). For the
+// 32-element types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL; the K-quants' kernels are in kquants.test.ts):
+// quantization against ggml's bytes (quant-vectors.gguf), the activation quantizer against the scalar quantizer, and every integer matmul against its _ref on awkward sizes (bit for bit:
 // the integer dots are exact and the SIMD kernels add the per-block f32 terms in the _ref's order), plus the _ref
 // against an independent float64 evaluation of the same quantized numbers.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ async function tensorBytes(file: GgufFile, name: string): Promise<Uint8Array> {
   return file.source.read(t.offset, t.byteLength);
 }
 
-describeData('ggml quant vectors (32-element types)', () => {
+describeData('ggml quant vectors (every quantized type weft runs)', () => {
   let vectors: GgufFile;
   let reference: GgufFile;
   beforeAll(async () => {
@@ -40,7 +40,7 @@ describeData('ggml quant vectors (32-element types)', () => {
     reference = await openGguf(dataPath('ggml-quant-vectors/dequant-reference.gguf'));
   });
 
-  for (const type of TYPES32) {
+  for (const type of Object.keys(QUANT_TYPES) as QuantType[]) {
     it(`dequantizes ${type} bit for bit as ggml's to_float`, async () => {
       const name = type.toLowerCase();
       const src = put(await tensorBytes(vectors, name));
