@@ -11,12 +11,16 @@
  * llama.cpp's logits within 2e-6 (the quantized matmuls themselves reproduce llama.cpp: same Q8_0 activation bytes,
  * exact integer dots). Bounds: 0.25 (Q8_0, Q6_K), 0.2 (Q4_0, Q4_K_M).
  */
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openGguf } from '../../src/formats/gguf.js';
 import { loadModel } from '../../src/models/load.js';
 import type { Decoder } from '../../src/models/blocks/decoder.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
+import { expectWeftError } from '../formats/expect-error.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { greedyWithCache, maxAbsDiff, readJson } from './helpers.js';
 
@@ -67,6 +71,30 @@ describeData('quantized stories260K GGUFs (llama.cpp quantizer)', () => {
       }
     });
   }
+
+  it('a quantized type weft has no kernel for is refused, naming the type and the tensor, and frees what was loaded', async () => {
+    // stories260K-Q4_0.gguf with token_embd's type id rewritten from Q4_0 (2) to MXFP4 (39): 17-byte blocks instead
+    // of 18, so the file stays well-formed (the tensor just ends earlier).
+    const bytes = new Uint8Array(await readFile(dataPath(DIR, 'stories260K-Q4_0.gguf')));
+    const name = new TextEncoder().encode('token_embd.weight');
+    let at = -1;
+    for (let i = 0; i + name.length < bytes.length && at < 0; i++) if (name.every((c, j) => bytes[i + j] === c) && bytes[i - 8] === name.length) at = i;
+    const view = new DataView(bytes.buffer);
+    const nDims = view.getUint32(at + name.length, true);
+    const typeAt = at + name.length + 4 + 8 * nDims;
+    expect(view.getUint32(typeAt, true)).toBe(2);
+    view.setUint32(typeAt, 39, true);
+    const dir = await mkdtemp(join(tmpdir(), 'weft-quant-'));
+    try {
+      const path = join(dir, 'mxfp4-embedding.gguf');
+      await writeFile(path, bytes);
+      const before = rt.heap.usedBytes;
+      await expectWeftError(loadModel(path, { runtime: rt }), 'E_UNSUPPORTED', /token_embd\.weight/, /MXFP4/);
+      expect(rt.heap.usedBytes).toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describeData('quantize on load', () => {
