@@ -23,6 +23,7 @@ import type { Tensor } from '../../src/runtime/tensor.js';
 import { expectWeftError } from '../formats/expect-error.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { greedyWithCache, maxAbsDiff, readJson } from './helpers.js';
+import { llamaQuantize, writeF32Model } from './kquant-model.js';
 
 const BOS = 1;
 const DIR = 'stories260k-gguf-quantized';
@@ -151,6 +152,39 @@ describeData('quantize on load', () => {
       }
     });
   }
+
+  it("dtype 'q4_k' on a model with rows of 256 gives the bytes of llama.cpp's quantizer (its Q4_K_M file's Q4_K tensors)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-q4k-'));
+    try {
+      const f32 = join(dir, 'model-F32.gguf');
+      const q4km = join(dir, 'model-Q4_K_M.gguf');
+      await writeF32Model(f32, dataPath('llama2c-stories260k/stories260K.gguf'));
+      llamaQuantize(f32, q4km, 'Q4_K_M');
+      const reference = await openGguf(q4km);
+      const lm = await loadModel(f32, { runtime: rt, dtype: 'q4_k' });
+      const model = lm.model as Decoder;
+      try {
+        let compared = 0;
+        for (let i = 0; i < model.weights.layers.length; i++) {
+          const layer = model.weights.layers[i];
+          const mlp = layer.mlp as { gate: Tensor; up: Tensor; down: Tensor };
+          for (const [tensor, name] of [[layer.attention.output, 'attn_output'], [mlp.gate, 'ffn_gate'], [mlp.up, 'ffn_up'], [mlp.down, 'ffn_down']] as const) {
+            const t = reference.tensors.find((x) => x.name === `blk.${i}.${name}.weight`)!;
+            if (t.typeName !== 'Q4_K') continue; // llama.cpp's mix gave this one another type
+            expect(tensor.dtype).toBe('Q4_K');
+            expect(Buffer.from(bytesOf(tensor)).equals(Buffer.from(await reference.source.read(t.offset, t.byteLength))), `blk.${i}.${name} bytes`).toBe(true);
+            compared++;
+          }
+        }
+        expect(compared).toBeGreaterThanOrEqual(4);
+      } finally {
+        model.dispose();
+        await reference.source.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('names a dtype it cannot quantize to', async () => {
     await expect(loadModel(dataPath('llama2c-stories260k', 'stories260K.gguf'), { runtime: rt, dtype: 'q3_k' as 'q8_0' })).rejects.toThrow(/dtype "q3_k"/);
