@@ -9,7 +9,7 @@ import { packedLinearBytes, packLinearWeight, type WeightDType } from '../src/ru
 import type { Kernels } from '../src/runtime/kernels.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt } from './util.js';
+import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt, xorshift32 } from './util.js';
 
 const rt = await Runtime.create({ relaxedSimd: process.argv.includes('--simd') ? false : 'auto' });
 const k = rt.kernels;
@@ -18,14 +18,7 @@ log(`weft kernels: ${build} build, Node ${process.version}, one thread. Figures 
 
 // ---- data ------------------------------------------------------------------------------------------------------
 
-/** xorshift32: fast enough to fill hundreds of MB, and fixed so runs see the same data. */
-let state = 0x9e3779b9;
-function nextBits(): number {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return state >>> 0;
-}
+const nextBits = xorshift32();
 
 /** Fills a tensor with data (never leave a benchmark buffer untouched: fresh pages read as zeros, too fast). */
 function fill(t: Tensor): void {

@@ -7,7 +7,7 @@
  */
 import { actRowBytes, QUANT_TYPES, quantBytes, type QuantType } from '../src/runtime/quant.js';
 import { Runtime } from '../src/runtime/runtime.js';
-import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt } from './util.js';
+import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt, xorshift32 } from './util.js';
 
 const rt = await Runtime.create({ relaxedSimd: process.argv.includes('--simd') ? false : 'auto' });
 const k = rt.kernels;
@@ -23,13 +23,7 @@ const SHAPES: Array<[number, number, number]> = [
 /** Offsets of the f16 scale fields per block, set to sane values so random bytes never make inf/nan scales. */
 const SCALE_FIELDS: Record<string, number[]> = { Q2_K: [80, 82], Q3_K: [108], Q4_K: [0, 2], Q5_K: [0, 2], Q6_K: [208], IQ4_XS: [0] };
 
-let state = 0x9e3779b9;
-function nextBits(): number {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return state >>> 0;
-}
+const nextBits = xorshift32();
 
 const probe = new ReadProbe(rt);
 const readGBs = probe.bytesPerSecond() / 1e9;

@@ -1,15 +1,12 @@
-// The K-quants (Q2_K … Q6_K) and IQ4_XS: dequantization against ggml's own (dequant-reference.gguf, bit for bit),
-// the Q4_K quantizer against ggml's bytes (quant-vectors.gguf), the Q8_K activation quantizer against its scalar
-// twin and against an independent transcription of ggml's quantize_row_q8_K_ref, and every integer matmul against
-// its _ref on awkward sizes (bit for bit: the integer sums are exact and both add the per-block f32 terms in the
-// same order), plus each _ref against a float64 evaluation of the same quantized numbers.
+// The K-quants (Q2_K … Q6_K) and IQ4_XS: the Q8_K activation quantizer against its scalar twin and against an
+// independent transcription of ggml's quantize_row_q8_K_ref, and every integer matmul against its _ref on awkward
+// sizes (bit for bit: the integer sums are exact and both add the per-block f32 terms in the same order), plus each
+// _ref against a float64 evaluation of the same quantized numbers. Dequantization (bit for bit against ggml's
+// dequant-reference.gguf) and the Q4_K quantizer (ggml's bytes) are checked with every type in quant.test.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openGguf, type GgufFile } from '../../src/formats/gguf.js';
-import { f16ToF32 } from '../../src/formats/weights.js';
 import { actRowBytes, QUANT_TYPES, type QuantType } from '../../src/runtime/quant.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { dataPath, describeData } from '../helpers/data.js';
-import { seededRandom } from './util.js';
+import { putBytes, seededRandom } from './util.js';
 
 const KTYPES: QuantType[] = ['Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_XS'];
 /** Byte offset of the f16 d in each block, and of dmin where there is one (the fields random bytes must not fill). */
@@ -21,56 +18,12 @@ beforeAll(async () => {
 });
 
 function put(bytes: Uint8Array): number {
-  const at = rt.heap.alloc(bytes.length);
-  rt.u8.set(bytes, at);
-  return at;
+  return putBytes(rt, bytes);
 }
 
 function f32At(at: number, n: number): Float32Array {
   return new Float32Array(rt.memory.buffer.slice(at, at + n * 4));
 }
-
-async function tensorBytes(file: GgufFile, name: string): Promise<Uint8Array> {
-  const t = file.tensors.find((x) => x.name === name);
-  if (!t) throw new Error(`${file.source.name} has no tensor ${name}`);
-  return file.source.read(t.offset, t.byteLength);
-}
-
-describeData('ggml quant vectors (K-quants, IQ4_XS)', () => {
-  let vectors: GgufFile;
-  let reference: GgufFile;
-  beforeAll(async () => {
-    vectors = await openGguf(dataPath('ggml-quant-vectors/quant-vectors.gguf'));
-    reference = await openGguf(dataPath('ggml-quant-vectors/dequant-reference.gguf'));
-  });
-
-  for (const type of KTYPES) {
-    it(`dequantizes ${type} bit for bit as ggml's to_float`, async () => {
-      const name = type.toLowerCase();
-      const src = put(await tensorBytes(vectors, name));
-      const dst = rt.heap.alloc(4096 * 4);
-      QUANT_TYPES[type].dequantRow(rt.kernels)(src, dst, 4096);
-      const got = new Uint32Array(rt.memory.buffer.slice(dst, dst + 4096 * 4));
-      const want = new Uint32Array((await tensorBytes(reference, name)).slice().buffer);
-      const differ = got.reduce((n, v, i) => n + (v !== want[i] ? 1 : 0), 0);
-      expect(differ, `${type}: ${differ} of 4096 differ, first at ${got.findIndex((v, i) => v !== want[i])}`).toBe(0);
-      rt.heap.release(src);
-      rt.heap.release(dst);
-    });
-  }
-
-  it("quantizes source_f32 to Q4_K as ggml's quantize_row_q4_K_ref", async () => {
-    const src = put(await tensorBytes(vectors, 'source_f32'));
-    const want = await tensorBytes(vectors, 'q4_k');
-    const dst = rt.heap.alloc(want.length);
-    rt.kernels.quantizeRowQ4_K_ref(src, dst, 4096);
-    const got = rt.u8.slice(dst, dst + want.length);
-    const differentBytes = got.reduce((n, v, i) => n + (v !== want[i] ? 1 : 0), 0);
-    expect(differentBytes, `Q4_K: ${differentBytes} of ${want.length} bytes differ, first at ${got.findIndex((v, i) => v !== want[i])}`).toBe(0);
-    rt.heap.release(src);
-    rt.heap.release(dst);
-  });
-});
 
 // ---- Q8_K activations ------------------------------------------------------------------------------------------
 

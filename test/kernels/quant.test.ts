@@ -9,7 +9,7 @@ import { f16ToF32 } from '../../src/formats/weights.js';
 import { actRowBytes, QUANT_TYPES, type QuantType } from '../../src/runtime/quant.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { dataPath, describeData } from '../helpers/data.js';
-import { seededRandom } from './util.js';
+import { ggufTensorBytes, putBytes, seededRandom } from './util.js';
 
 const TYPES32: QuantType[] = ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'IQ4_NL'];
 const IQ4_LEVELS = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
@@ -19,18 +19,6 @@ beforeAll(async () => {
   rt = await Runtime.create();
 });
 
-/** Copies bytes into a fresh heap block; returns its offset. */
-function put(bytes: Uint8Array): number {
-  const at = rt.heap.alloc(bytes.length);
-  rt.u8.set(bytes, at);
-  return at;
-}
-
-async function tensorBytes(file: GgufFile, name: string): Promise<Uint8Array> {
-  const t = file.tensors.find((x) => x.name === name);
-  if (!t) throw new Error(`${file.source.name} has no tensor ${name}`);
-  return file.source.read(t.offset, t.byteLength);
-}
 
 describeData('ggml quant vectors (every quantized type weft runs)', () => {
   let vectors: GgufFile;
@@ -43,11 +31,11 @@ describeData('ggml quant vectors (every quantized type weft runs)', () => {
   for (const type of Object.keys(QUANT_TYPES) as QuantType[]) {
     it(`dequantizes ${type} bit for bit as ggml's to_float`, async () => {
       const name = type.toLowerCase();
-      const src = put(await tensorBytes(vectors, name));
+      const src = putBytes(rt, await ggufTensorBytes(vectors, name));
       const dst = rt.heap.alloc(4096 * 4);
       QUANT_TYPES[type].dequantRow(rt.kernels)(src, dst, 4096);
       const got = new Uint32Array(rt.memory.buffer.slice(dst, dst + 4096 * 4));
-      const want = new Uint32Array((await tensorBytes(reference, name)).slice().buffer);
+      const want = new Uint32Array((await ggufTensorBytes(reference, name)).slice().buffer);
       let mismatches = 0;
       let first = -1;
       for (let i = 0; i < 4096; i++) {
@@ -62,10 +50,10 @@ describeData('ggml quant vectors (every quantized type weft runs)', () => {
     });
   }
 
-  for (const type of ['Q8_0', 'Q4_0'] as const) {
+  for (const type of ['Q8_0', 'Q4_0', 'Q4_K'] as const) {
     it(`quantizes source_f32 to the file's own ${type} bytes`, async () => {
-      const src = put(await tensorBytes(vectors, 'source_f32'));
-      const want = await tensorBytes(vectors, type.toLowerCase());
+      const src = putBytes(rt, await ggufTensorBytes(vectors, 'source_f32'));
+      const want = await ggufTensorBytes(vectors, type.toLowerCase());
       const dst = rt.heap.alloc(want.length);
       QUANT_TYPES[type].quantizeRow!(rt.kernels)(src, dst, 4096);
       const got = rt.u8.slice(dst, dst + want.length);
@@ -95,7 +83,7 @@ function randomRows(rows: number, inF: number, next: () => number): Float32Array
 
 /** Activation rows of x quantized by quantizeActQ8_0, read back: qs, d, sum per block. */
 function quantizeAct(x: Float32Array, rows: number, inF: number): { at: number; qs: Int8Array; d: Float32Array; sum: Int32Array } {
-  const xAt = put(new Uint8Array(x.buffer));
+  const xAt = putBytes(rt, new Uint8Array(x.buffer));
   const stride = actRowBytes('Q8_0', inF);
   const at = rt.heap.alloc(stride * rows);
   rt.kernels.quantizeActQ8_0(xAt, at, inF, 0, rows);
@@ -118,7 +106,7 @@ describe('Q8_0 activation quantization', () => {
     const rows = 3, inF = 320;
     const x = randomRows(rows, inF, seededRandom(7));
     const act = quantizeAct(x, rows, inF);
-    const src = put(new Uint8Array(x.buffer));
+    const src = putBytes(rt, new Uint8Array(x.buffer));
     const blocks = rt.heap.alloc(rows * inF / 32 * 34);
     rt.kernels.quantizeRowQ8_0_ref(src, blocks, rows * inF);
     const ref = rt.u8.slice(blocks, blocks + rows * inF / 32 * 34);
@@ -205,11 +193,11 @@ describe('32-element quant matmuls', () => {
       for (const { rows, inF, outF } of shapes) {
         const nb = inF / 32;
         const wBytes = randomBlocks(type, outF * nb, next);
-        const w = put(wBytes);
+        const w = putBytes(rt, wBytes);
         const x = randomRows(rows, inF, next);
         const act = quantizeAct(x, rows, inF);
         const bias = Float32Array.from({ length: outF }, () => next() - 0.5);
-        const b = put(new Uint8Array(bias.buffer));
+        const b = putBytes(rt, new Uint8Array(bias.buffer));
         const y = rt.heap.alloc(rows * outF * 4);
         const yRef = rt.heap.alloc(rows * outF * 4);
         for (const withBias of [true, false]) {

@@ -61,13 +61,7 @@ function ggufBytes(kvs: Kv[], tensors: Array<{ name: string; dims: number[]; dat
     parts.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     parts.push(new Uint8Array(Math.ceil(t.data.byteLength / 32) * 32 - t.data.byteLength));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return Buffer.concat(parts);
 }
 
 /** Writes the F32 model (seeded uniform weights, norm weights 0.75..1.25) to `path`, with stories260K's vocabulary from `vocabGguf`. */
