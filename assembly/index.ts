@@ -8,6 +8,8 @@ export * from "./rope";
 export * from "./attention";
 export * from "./probe";
 export * from "./check";
+export * from "./quants/blocks32";
+export * from "./quants/kquants";
 
 /** First free byte above this module's static data: the host's allocator starts here. */
 export function heapBase(): usize {

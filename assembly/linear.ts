@@ -9,6 +9,8 @@
 //
 // f16 and bf16 weights stay 16-bit in memory and become f32 in registers as they stream. Accumulation is in f32.
 
+import { f16ToF32 } from "./quants/common";
+
 const F32: i32 = 0;
 const F16: i32 = 1;
 const BF16: i32 = 2;
@@ -403,19 +405,6 @@ export function linearBF16(x: usize, w: usize, b: usize, y: usize, rows: i32, in
 }
 
 // ---- scalar references: plain row-major W, one dot product at a time --------------------------------------------
-
-/** f16 bits → f32, case by case (independent of the SIMD trick above). */
-function f16ToF32(h: u32): f32 {
-  const sign = (h & 0x8000) << 16;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent == 0) {
-    const magnitude = <f32>mantissa * 5.9604644775390625e-8; // mantissa · 2^-24, exact
-    return sign ? -magnitude : magnitude;
-  }
-  if (exponent == 31) return reinterpret<f32>(sign | 0x7f800000 | (mantissa << 13));
-  return reinterpret<f32>(sign | ((exponent + 112) << 23) | (mantissa << 13));
-}
 
 /** Element i of a plain array of `dtype` as f32. */
 // @ts-ignore: decorator

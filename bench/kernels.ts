@@ -9,7 +9,7 @@ import { packedLinearBytes, packLinearWeight, type WeightDType } from '../src/ru
 import type { Kernels } from '../src/runtime/kernels.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt } from './util.js';
+import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt, xorshift32 } from './util.js';
 
 const rt = await Runtime.create({ relaxedSimd: process.argv.includes('--simd') ? false : 'auto' });
 const k = rt.kernels;
@@ -18,14 +18,7 @@ log(`weft kernels: ${build} build, Node ${process.version}, one thread. Figures 
 
 // ---- data ------------------------------------------------------------------------------------------------------
 
-/** xorshift32: fast enough to fill hundreds of MB, and fixed so runs see the same data. */
-let state = 0x9e3779b9;
-function nextBits(): number {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return state >>> 0;
-}
+const nextBits = xorshift32();
 
 /** Fills a tensor with data (never leave a benchmark buffer untouched: fresh pages read as zeros, too fast). */
 function fill(t: Tensor): void {
@@ -304,7 +297,65 @@ printTable(
   pairResults.map((r) => [r.kernel, r.shape, 1e6 * r.seconds, r.gflops, r.gbs, 1e6 * r.refSeconds, 1e6 * r.tsSeconds, r.speedupOverRef, r.speedupOverTS]),
 );
 
+// ---- quantized linear (GGUF blocks, 8-bit activations): integer kernel beside its _ref -------------------------
+// Per type at the decode shape: the kernel's time, its _ref's, the weight GB/s against the read probe measured at
+// the top, and ns per 32-element block. Where time goes is read off the differences between types that share
+// everything but one step: Q8_0 (no unpack) → Q4_0 (+ nibble unpack) → Q5_0 (+ 5th-bit unpack) → Q4_1 (+ the
+// min term of the scale step); the activation quantization (once per call) is timed on its own.
+
+/** Random blocks: a small normal f16 scale (and min) and random quant bytes. */
+function fillBlocks(at: number, bytes: number, blockBytes: number, scales: number): void {
+  const u8 = new Uint8Array(rt.memory.buffer, at, bytes);
+  for (let i = 0; i < bytes; i++) u8[i] = nextBits() & 0xff;
+  for (let b = 0; b < bytes; b += blockBytes) for (let s = 0; s < scales; s++) { u8[b + 2 * s] = 0; u8[b + 2 * s + 1] = 0x20 + (nextBits() & 7); }
+}
+
+interface QuantResult {
+  type: string;
+  shape: string;
+  seconds: number;
+  refSeconds: number;
+  speedupOverRef: number;
+  weightGBs: number;
+  fractionOfRead: number;
+  nsPerBlock: number;
+  quantizeActSeconds: number;
+}
+const QUANT_BENCH: Array<[string, number, number]> = [['Q8_0', 34, 1], ['Q4_0', 18, 1], ['Q4_1', 20, 2], ['Q5_0', 22, 1], ['Q5_1', 24, 2], ['IQ4_NL', 18, 1]];
+const quantResults: QuantResult[] = [];
+for (const [rows, inF, outF] of [[1, 576, 1536], [1, 4096, 4096], [128, 576, 1536]] as const) {
+  const x = tensor('f32', [rows, inF]);
+  const y = rt.alloc('f32', [rows, outF]);
+  const actBytes = rows * Math.ceil((inF / 32) * 40 / 16) * 16;
+  const xq = rt.heap.alloc(actBytes);
+  const quantizeAct = () => k.quantizeActQ8_0(x.offset, xq, inF, 0, rows);
+  const quantizeActSeconds = timeIt(quantizeAct, { minSamples: 7 });
+  quantizeAct();
+  for (const [type, blockBytes, scales] of QUANT_BENCH) {
+    const bytes = outF * (inF / 32) * blockBytes;
+    const w = rt.heap.alloc(bytes);
+    fillBlocks(w, bytes, blockBytes, scales);
+    const call = (name: string) => () => (k as unknown as Record<string, (...a: number[]) => void>)[name](xq, w, 0, y.offset, rows, inF, outF, 0, outF);
+    const seconds = timeIt(call(`linear${type}`), { minSamples: 7 });
+    const refSeconds = timeIt(call(`linear${type}_ref`), { minSamples: 3, minSeconds: 0.1 });
+    quantResults.push({
+      type, shape: `${rows}×${inF}×${outF}`, seconds, refSeconds, speedupOverRef: refSeconds / seconds,
+      weightGBs: bytes / GB / seconds, fractionOfRead: bytes / GB / seconds / readGBs,
+      nsPerBlock: (1e9 * seconds) / (rows * outF * (inF / 32)), quantizeActSeconds,
+    });
+    rt.heap.release(w);
+  }
+  rt.heap.release(xq);
+  rt.free(x);
+  rt.free(y);
+}
+printTable(
+  'quantized linear (GGUF blocks × Q8_0 activations; GB/s = weight bytes per second; "of read" against the read probe above; act µs = quantizeActQ8_0 of x, once per call)',
+  ['type', 'M×K×N', 'µs', 'ref µs', '× ref', 'GB/s', 'of read', 'ns/block', 'act µs'],
+  quantResults.map((r) => [r.type, r.shape, 1e6 * r.seconds, 1e6 * r.refSeconds, r.speedupOverRef, r.weightGBs, percent(r.fractionOfRead), r.nsPerBlock, 1e6 * r.quantizeActSeconds]),
+);
+
 if (JSON_OUTPUT) {
-  const doc = { build, relaxedSimd: rt.relaxedSimd, node: process.version, bandwidth: { readGBs, copyGBs }, linear: linearResults, kernels: pairResults };
+  const doc = { build, relaxedSimd: rt.relaxedSimd, node: process.version, bandwidth: { readGBs, copyGBs }, linear: linearResults, kernels: pairResults, quant: quantResults };
   process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
 }

@@ -10,6 +10,17 @@ import type { Tensor } from '../src/runtime/tensor.js';
 /** True when the command line asks for a JSON document (the table then goes to stderr). */
 export const JSON_OUTPUT = process.argv.includes('--json');
 
+/** xorshift32: a fixed stream of 32-bit words, fast enough to fill hundreds of MB, so runs see the same data. */
+export function xorshift32(seed = 0x9e3779b9): () => number {
+  let state = seed;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

@@ -23,7 +23,7 @@ export type { LoadProgress } from './files/model-files.js';
 export { clearCache, listCache, type CacheEntry, type CacheOptions } from './files/cache.js';
 
 // models
-export { loadModel, type CausalLM, type DecoderConfig, type LoadedModel } from './models/model.js';
+export { loadModel, LOAD_DTYPES, type CausalLM, type DecoderConfig, type LoadDType, type LoadedModel } from './models/model.js';
 export type { LoadModelOptions } from './models/load.js';
 
 // tokenizers

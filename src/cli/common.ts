@@ -9,6 +9,7 @@ import { WeftError } from '../errors.js';
 import { checkGenerateOptions, type GenerateOptions } from '../generation/generate.js';
 import type { LoadProgress } from '../files/model-files.js';
 import { loadModel, type LoadedModel } from '../models/model.js';
+import type { LoadDType } from '../models/load.js';
 
 /** The default model shipped in the package (llama2.c's stories260K, MIT): see the README. */
 export const EMBEDDED_MODEL = fileURLToPath(new URL('../../assets/stories260K.bin', import.meta.url));
@@ -32,6 +33,7 @@ export const MODEL_OPTIONS = {
   tokenizer: { type: 'string' },
   'context-length': { type: 'string' },
   'no-cache': { type: 'boolean' },
+  dtype: { type: 'string' },
 } as const;
 
 export const MODEL_USAGE = `  --model SOURCE           a model folder (config.json + safetensors), a .gguf or llama2.c .bin file, a URL of
@@ -39,6 +41,7 @@ export const MODEL_USAGE = `  --model SOURCE           a model folder (config.js
                            (hub: $WEFT_HUB_URL or https://huggingface.co; $HF_TOKEN is sent when set)
   --tokenizer SOURCE       a tokenizer file (path or URL), when the model has none (tokenizer.json, .gguf, llama2.c .bin)
   --context-length N       positions the KV cache holds (default: 4096, or the model's context if smaller)
+  --dtype q8_0|q4_0|q4_k   quantize float weights while loading (ggml's quantizer; quantized GGUF tensors stay as they are)
   --no-cache               do not read or write the download cache ($XDG_CACHE_HOME/weft or ~/.cache/weft)`;
 
 /**
@@ -46,13 +49,14 @@ export const MODEL_USAGE = `  --model SOURCE           a model folder (config.js
  * allowed (some checkpoints carry them in unused rows) but reported on stderr.
  */
 export async function loadModelFromOptions(
-  values: { model?: string; tokenizer?: string; 'context-length'?: string; 'no-cache'?: boolean },
+  values: { model?: string; tokenizer?: string; 'context-length'?: string; 'no-cache'?: boolean; dtype?: string },
   embeddedDefault: boolean,
 ): Promise<LoadedModel> {
   const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
+  const dtype = values.dtype as LoadDType | undefined; // loadModel names a bad value
   if (values.model === undefined && !embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
   const bar = process.stderr.isTTY ? progressBar(process.stderr) : undefined;
-  const options = { contextLength, cache: values['no-cache'] ? false : undefined, onProgress: bar?.update };
+  const options = { contextLength, dtype, cache: values['no-cache'] ? false : undefined, onProgress: bar?.update };
   let lm: LoadedModel;
   try {
     lm =

@@ -130,7 +130,7 @@ async function build(rt: Runtime, source: ModelSource, options: BuildOptions) {
   checkDecoderConfig(config, source.config.where, null);
   const names = hf ? hfNames(source) : ggufNames(source);
   const { hiddenSize: d, ffnSize: ffn, vocabSize } = config;
-  const loader = new WeightLoader(rt, source.weights);
+  const loader = new WeightLoader(rt, source.weights, options.quantize);
   try {
     const layerNorm = async (prefix: string): Promise<Norm> => ({
       kind: 'layer',

@@ -171,7 +171,7 @@ export async function buildLlamaFamily(rt: Runtime, source: ModelSource, options
   const names = hf ? hfNames(source) : ggufNames(source);
   const { hiddenSize: d, ffnSize: ffn, vocabSize, nHeads, nKvHeads, headDim } = config;
   const qkvRows = [nHeads * headDim, nKvHeads * headDim, nKvHeads * headDim];
-  const loader = new WeightLoader(rt, source.weights);
+  const loader = new WeightLoader(rt, source.weights, options.quantize);
   try {
     const rmsNorm = async (name: string): Promise<Norm> => ({ kind: 'rms', weight: await loader.vector([name], [d]), bias: null, eps: config.rmsNormEps });
     const { tokenEmbedding, lmHead } = await loader.embeddingAndHead(names.tokenEmbedding, names.lmHead, vocabSize, d);

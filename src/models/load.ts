@@ -20,6 +20,7 @@ import { readLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
 import { parseJsonBytes } from '../formats/json.js';
 import { parseWith, type ByteSource } from '../formats/source.js';
 import { openSafetensorsFiles, readSafetensorsWeights, weightsFromGgufSplits, weightsFromLlama2c } from '../formats/weights.js';
+import type { QuantType } from '../runtime/quant.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigReader, type Json } from './config.js';
@@ -35,6 +36,25 @@ export interface LoadModelOptions extends SourceOptions {
   contextLength?: number;
   /** Called as bytes arrive; `total` (every file's size) is final from the first call. */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Quantize the float (f32/f16/bf16) linear weights and embedding tables while loading, with ggml's quantizer:
+   * 'q8_0' and 'q4_0' give the same bytes as ggml's quantize_row_q8_0/q4_0; 'q4_k' (K-quants need rows that are
+   * a multiple of 256). Tensors whose rows are not whole blocks stay as they are, and so do tensors a GGUF file
+   * already stores quantized. Norms and biases stay f32.
+   */
+  dtype?: LoadDType;
+}
+
+/** The quantize-on-load choices of `LoadModelOptions.dtype`. */
+export const LOAD_DTYPES = { q8_0: 'Q8_0', q4_0: 'Q4_0', q4_k: 'Q4_K' } as const;
+export type LoadDType = keyof typeof LOAD_DTYPES;
+
+function quantizeOption(dtype: string | undefined): QuantType | undefined {
+  if (dtype === undefined) return undefined;
+  if (!Object.prototype.hasOwnProperty.call(LOAD_DTYPES, dtype)) {
+    throw new WeftError('E_OPTION', `dtype "${dtype}" is not one weft quantizes to on load (${Object.keys(LOAD_DTYPES).join(', ')})`);
+  }
+  return LOAD_DTYPES[dtype as LoadDType];
 }
 
 /** What the files hold, every file opened, before any weight is copied. */
@@ -65,7 +85,7 @@ export async function loadModel(input: ModelInput, options: LoadModelOptions = {
     let built;
     try {
       const architecture = await architectureOf(opened.modelType, opened.source.weights.name);
-      built = await architecture.build(rt, opened.source, { contextLength: options.contextLength });
+      built = await architecture.build(rt, opened.source, { contextLength: options.contextLength, quantize: quantizeOption(options.dtype) });
     } finally {
       await opened.source.weights.close(); // every weight is in wasm memory now (or the load failed)
     }

@@ -51,4 +51,4 @@ export interface LoadedModel {
   nonFinite: number;
 }
 
-export { loadModel } from './load.js';
+export { loadModel, LOAD_DTYPES, type LoadDType, type LoadModelOptions } from './load.js';

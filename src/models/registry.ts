@@ -3,6 +3,7 @@
  * loads one model type does not carry the others.
  */
 import { WeftError } from '../errors.js';
+import type { QuantType } from '../runtime/quant.js';
 import type { WeightSet } from '../formats/weights.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Decoder } from './blocks/decoder.js';
@@ -25,6 +26,8 @@ export interface ModelSource {
 export interface BuildOptions {
   /** Cap on the KV cache (and RoPE table) length; the model's own maximum when absent or larger. */
   contextLength?: number;
+  /** Quantize float weights to this type while loading (LoadModelOptions.dtype). */
+  quantize?: QuantType;
 }
 
 export interface BuiltModel {

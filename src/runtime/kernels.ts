@@ -34,6 +34,59 @@ export interface Kernels {
   /** out[n×dim] f32 = table rows ids[n] (i32); table is packed (`packed`=1) or plain, of `dtype` (0/1/2). */
   gatherRows(table: number, ids: number, out: number, n: number, dim: number, dtype: number, packed: number): void;
 
+  // ---- quants/: quantized weights kept as GGUF blocks (contract: assembly/quants/common.ts) ------------------
+  // xq: activation rows quantized by quantizeActQ8_0 (32-element types) or quantizeActQ8_K (K-quants, IQ4_XS),
+  // row stride `actRowBytes` (src/runtime/quant.ts). w: the GGUF blocks, outF rows of inF/QK blocks, as in the file.
+  // Output rows [start, end), any range. _ref: scalar twin over the same xq (defines the summation order).
+  /** x f32 [rows×inF] → Q8_0 activation rows (ggml quantize_row_q8_0_ref's numbers); rows [start, end). inF % 32 == 0. */
+  quantizeActQ8_0(x: number, xq: number, inF: number, start: number, end: number): void;
+  /** x f32 [rows×inF] → Q8_K activation rows (ggml quantize_row_q8_K_ref's numbers); rows [start, end). inF % 256 == 0. */
+  quantizeActQ8_K(x: number, xq: number, inF: number, start: number, end: number): void;
+  linearQ8_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ4_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ4_1(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ5_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ5_1(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearIQ4_NL(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ8_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ4_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ4_1_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ5_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ5_1_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearIQ4_NL_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  /** n elements (a multiple of the block size) of GGUF blocks at src → f32 at dst, bit-identical to ggml's to_float. */
+  dequantRowQ8_0_ref(src: number, dst: number, n: number): void;
+  dequantRowQ4_0_ref(src: number, dst: number, n: number): void;
+  dequantRowQ4_1_ref(src: number, dst: number, n: number): void;
+  dequantRowQ5_0_ref(src: number, dst: number, n: number): void;
+  dequantRowQ5_1_ref(src: number, dst: number, n: number): void;
+  dequantRowIQ4_NL_ref(src: number, dst: number, n: number): void;
+  /** n f32 at src → GGUF blocks at dst, byte-identical to ggml's quantize_row_<t>_ref (quantize on load). */
+  quantizeRowQ8_0_ref(src: number, dst: number, n: number): void;
+  quantizeRowQ4_0_ref(src: number, dst: number, n: number): void;
+  // K-quants and IQ4_XS (assembly/quants/kquants.ts), same conventions, Q8_K activations:
+  linearQ2_K(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ3_K(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ4_K(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ5_K(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ6_K(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearIQ4_XS(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ2_K_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ3_K_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ4_K_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ5_K_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ6_K_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearIQ4_XS_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  dequantRowQ2_K_ref(src: number, dst: number, n: number): void;
+  dequantRowQ3_K_ref(src: number, dst: number, n: number): void;
+  dequantRowQ4_K_ref(src: number, dst: number, n: number): void;
+  dequantRowQ5_K_ref(src: number, dst: number, n: number): void;
+  dequantRowQ6_K_ref(src: number, dst: number, n: number): void;
+  dequantRowIQ4_XS_ref(src: number, dst: number, n: number): void;
+  quantizeRowQ4_K_ref(src: number, dst: number, n: number): void;
+  /** The scalar twin of quantizeActQ8_K: same layout, same bytes. */
+  quantizeActQ8_K_ref(x: number, xq: number, inF: number, start: number, end: number): void;
+
   // ---- norm.ts -----------------------------------------------------------------------------------------------
   /** y = (x - mean) / sqrt(var + eps) * gamma (+ beta); rows [start, end) of [rows×dim]. beta 0 = none. */
   layerNorm(x: number, gamma: number, beta: number, y: number, dim: number, eps: number, start: number, end: number): void;

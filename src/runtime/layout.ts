@@ -19,6 +19,7 @@
  */
 import { WeftError } from '../errors.js';
 import { DTYPE_CODE } from './kernels.js';
+import { actRowBytes, isQuantType, QUANT_TYPES, type QuantInfo } from './quant.js';
 import type { Runtime } from './runtime.js';
 import { DTYPE_BYTES, numel, type Tensor } from './tensor.js';
 
@@ -73,12 +74,16 @@ export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: nu
   return packed;
 }
 
-/** y[rows, outF] = x[rows, inF] · Wᵀ (+ b): one call over all output features. W must be packed. */
+/**
+ * y[rows, outF] = x[rows, inF] · Wᵀ (+ b): one call over all output features. W is packed (f32/f16/bf16), or
+ * quantized blocks (`blocks`, or `parts` of different quantized types): then x is first quantized to 8-bit rows in
+ * the weight type's activation format (Q8_0 or Q8_K, once per format per call), as llama.cpp does.
+ */
 export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor): void {
   const [outF, inF] = w.shape;
   const shapes = () => `x [${x.shape.join(', ')}], weight [${w.shape.join(', ')}], bias ${b ? `[${b.shape.join(', ')}]` : 'none'}, y [${y.shape.join(', ')}]`;
-  if (w.layout !== 'packed' || w.shape.length !== 2) {
-    throw new WeftError('E_OPTION', `linear: the weight must be a packed 2-d tensor (packLinearWeight), got ${w.layout} [${w.shape.join(', ')}]`);
+  if ((w.layout !== 'packed' && w.layout !== 'blocks' && w.layout !== 'parts') || w.shape.length !== 2) {
+    throw new WeftError('E_OPTION', `linear: the weight must be a packed or quantized 2-d tensor (packLinearWeight, loadQuantized), got ${w.layout} [${w.shape.join(', ')}]`);
   }
   const rows = x.shape.length > 0 ? numel(x.shape) / x.shape[x.shape.length - 1] : 0;
   const ok =
@@ -92,9 +97,54 @@ export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: T
     (b === null || (b.dtype === 'f32' && b.shape.length === 1 && b.shape[0] === outF));
   if (!ok) throw new WeftError('E_OPTION', `linear: shapes do not match (want f32 x [.., ${inF}], y [.., ${outF}], bias [${outF}]): ${shapes()}`);
   const k = rt.kernels;
+  if (w.layout !== 'packed') {
+    linearQuantized(rt, x, w, b, y, rows);
+    return;
+  }
   const run = w.dtype === 'f32' ? k.linearF32 : w.dtype === 'f16' ? k.linearF16 : w.dtype === 'bf16' ? k.linearBF16 : null;
   if (!run) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
   run(x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF, 0, outF);
+}
+
+/** Per runtime, a heap block for quantized activations that grows as needed (never freed while the runtime lives). */
+const activationBuffers = new WeakMap<Runtime, { offset: number; bytes: number }>();
+
+function activationBuffer(rt: Runtime, bytes: number): number {
+  const have = activationBuffers.get(rt);
+  if (have && have.bytes >= bytes) return have.offset;
+  if (have) rt.heap.release(have.offset);
+  const offset = rt.heap.alloc(bytes, 'quantized activations');
+  activationBuffers.set(rt, { offset, bytes });
+  return offset;
+}
+
+/**
+ * The quantized matmul: x quantized to the activation format(s) the parts need (Q8_0 rows first, then Q8_K rows,
+ * in one buffer), then each part's kernel over its output rows. A part's kernel is given a weight pointer moved back
+ * by the part's first output row, so that it addresses row o of the whole stack and writes y[.., o] and reads b[o].
+ */
+function linearQuantized(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, rows: number): void {
+  const [outF, inF] = w.shape;
+  const parts = w.layout === 'parts' ? w.parts! : [w];
+  const infos = parts.map((p) => {
+    if (!isQuantType(p.dtype) || p.layout !== 'blocks') throw new WeftError('E_OPTION', `linear: a part of a fused weight must be quantized blocks, got ${p.layout} ${p.dtype}`);
+    return QUANT_TYPES[p.dtype];
+  });
+  const need = (act: QuantInfo['act']) => infos.some((q) => q.act === act);
+  const q8_0Bytes = need('Q8_0') ? rows * actRowBytes('Q8_0', inF) : 0;
+  const q8_KBytes = need('Q8_K') ? rows * actRowBytes('Q8_K', inF) : 0;
+  const xq = activationBuffer(rt, q8_0Bytes + q8_KBytes);
+  if (q8_0Bytes) rt.kernels.quantizeActQ8_0(x.offset, xq, inF, 0, rows);
+  if (q8_KBytes) rt.kernels.quantizeActQ8_K(x.offset, xq + q8_0Bytes, inF, 0, rows);
+  let first = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const q = infos[i];
+    const partRows = parts[i].shape[0];
+    const rowBytes = (inF / q.blockSize) * q.typeSize;
+    const weightAt = (parts[i].offset - first * rowBytes) >>> 0; // wasm addresses wrap: row `first` lands on the part
+    q.linear(rt.kernels)(q.act === 'Q8_0' ? xq : xq + q8_0Bytes, weightAt, b ? b.offset : 0, y.offset, rows, inF, outF, first, first + partRows);
+    first += partRows;
+  }
 }
 
 /**
@@ -107,10 +157,18 @@ export function gatherRows(rt: Runtime, table: Tensor, ids: Tensor, out: Tensor)
   if (table.shape.length !== 2 || ids.dtype !== 'i32' || out.dtype !== 'f32' || numel(out.shape) !== n * dim || out.shape[out.shape.length - 1] !== dim) {
     throw new WeftError('E_OPTION', `gatherRows: shapes do not match: table ${table.dtype} [${table.shape.join(', ')}], ids ${ids.dtype} [${ids.shape.join(', ')}], out ${out.dtype} [${out.shape.join(', ')}]`);
   }
-  if (table.dtype === 'i32') throw new WeftError('E_UNSUPPORTED', 'gatherRows: an i32 table');
+  if (table.dtype === 'i32' || table.layout === 'parts') throw new WeftError('E_UNSUPPORTED', `gatherRows: a ${table.layout} ${table.dtype} table`);
   const idView = new Int32Array(rt.memory.buffer, ids.offset, n);
   for (let i = 0; i < n; i++) {
     if (!(idView[i] >= 0 && idView[i] < vocab)) throw new WeftError('E_OPTION', `gatherRows: id ${idView[i]} at position ${i} is outside the table [${vocab}, ${dim}]`);
+  }
+  if (isQuantType(table.dtype)) {
+    // quantized: dequantize only the requested rows
+    const q = QUANT_TYPES[table.dtype];
+    const rowBytes = (dim / q.blockSize) * q.typeSize;
+    const dequant = q.dequantRow(rt.kernels);
+    for (let i = 0; i < n; i++) dequant(table.offset + idView[i] * rowBytes, out.offset + i * dim * 4, dim);
+    return;
   }
   rt.kernels.gatherRows(table.offset, ids.offset, out.offset, n, dim, DTYPE_CODE[table.dtype], table.layout === 'packed' ? 1 : 0);
 }

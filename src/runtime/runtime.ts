@@ -1,7 +1,7 @@
 import { WeftError } from '../errors.js';
 import { Heap, ScratchArena, MAX_PAGES } from './heap.js';
 import type { Kernels } from './kernels.js';
-import { DTYPE_BYTES, numel, type DType, type Layout, type Tensor } from './tensor.js';
+import { DTYPE_BYTES, numel, tensorBytes, type DType, type Layout, type Tensor } from './tensor.js';
 import { wasmUrl } from './wasm-url.js';
 
 /** Where the kernel module comes from: bytes, a fetch `Response` (streaming compile), or a compiled module. */
@@ -111,7 +111,7 @@ export class Runtime {
 
   // ---- tensors ----
   /** A long-lived tensor (weights, KV cache) from the heap; give it back with `free`. */
-  alloc(dtype: DType, shape: readonly number[], layout: Layout = 'rows', byteLength = numel(shape) * DTYPE_BYTES[dtype]): Tensor {
+  alloc(dtype: DType, shape: readonly number[], layout: Layout = 'rows', byteLength = tensorBytes(dtype, shape)): Tensor {
     this.checkLive();
     return { dtype, shape: [...shape], layout, byteLength, offset: this.heap.alloc(byteLength, `tensor [${shape.join('×')}]`) };
   }
@@ -119,7 +119,7 @@ export class Runtime {
   /** A temporary for this forward only: valid until the next `scratch.reset()`. */
   temp(dtype: DType, shape: readonly number[]): Tensor {
     this.checkLive();
-    const byteLength = numel(shape) * DTYPE_BYTES[dtype];
+    const byteLength = tensorBytes(dtype, shape);
     return { dtype, shape: [...shape], layout: 'rows', byteLength, offset: this.scratch.alloc(byteLength) };
   }
 

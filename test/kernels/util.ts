@@ -1,6 +1,7 @@
 // Helpers shared by the kernel tests: a seeded PRNG, moving arrays in and out of a Runtime, and a float comparison
 // that reports the worst element.
 import { expect } from 'vitest';
+import type { GgufFile } from '../../src/formats/gguf.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 
@@ -28,6 +29,20 @@ export function putI32(rt: Runtime, data: ArrayLike<number>): Tensor {
   const t = rt.alloc('i32', [data.length]);
   rt.write(t, Int32Array.from(data));
   return t;
+}
+
+/** Copies bytes into a fresh heap block of the runtime; returns its offset (release it with rt.heap.release). */
+export function putBytes(rt: Runtime, bytes: Uint8Array): number {
+  const at = rt.heap.alloc(bytes.length);
+  rt.u8.set(bytes, at);
+  return at;
+}
+
+/** The raw bytes of a GGUF file's tensor, by name. */
+export async function ggufTensorBytes(file: GgufFile, name: string): Promise<Uint8Array> {
+  const t = file.tensors.find((x) => x.name === name);
+  if (!t) throw new Error(`${file.source.name} has no tensor ${name}`);
+  return file.source.read(t.offset, t.byteLength);
 }
 
 /** A copy of a f32 tensor's elements. */

@@ -1,6 +1,6 @@
 /**
  * stories260K, a real trained llama2.c model, in each of the forms weft reads: llama2.c's `.bin` (+ tok512.bin),
- * llama.cpp's GGUF (F32, F16, BF16; v3 and a v2 rewrite), and the quantized GGUFs weft must refuse for now.
+ * llama.cpp's GGUF (F32, F16, BF16; v3 and a v2 rewrite); the quantized GGUFs are in quantized.test.ts.
  * Expected values come from llama2.c's own test and from llama.cpp (gguf-data-README.md).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/models/load.js';
 import type { LoadedModel } from '../../src/models/model.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { expectWeftError } from '../formats/expect-error.js';
 import { writeGgufV2From } from '../formats/make.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { greedyWithCache, maxAbsDiff, readJson } from './helpers.js';
@@ -113,21 +112,6 @@ describeData('stories260K', () => {
       }
     });
   }
-
-  describe('quantized GGUFs are refused until the quantized kernels land', () => {
-    for (const type of ['Q8_0', 'Q6_K', 'Q4_0', 'Q4_K_M']) {
-      it(type, async () => {
-        const before = rt.heap.usedBytes;
-        const tensorTypes = readJson<{ tensor_types: Record<string, string> }>(
-          dataPath('stories260k-gguf-quantized/expected', `stories260K-${type}.gguf.greedy64.json`),
-        ).tensor_types;
-        // The first quantized tensor the loader meets is the token embedding (or the output head), whose type it names.
-        const embeddingType = tensorTypes['token_embd.weight'];
-        await expectWeftError(loadModel(dataPath('stories260k-gguf-quantized', `stories260K-${type}.gguf`), { runtime: rt }), 'E_UNSUPPORTED', new RegExp(embeddingType), /token_embd|output/);
-        expect(rt.heap.usedBytes).toBe(before);
-      });
-    }
-  });
 
   it('the embedded default model in assets/ is the same stories260K', async () => {
     const { model } = await loadModel(join(__dirname, '../../assets/stories260K.bin'), { runtime: rt });
