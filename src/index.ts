@@ -16,7 +16,20 @@ export { readGguf, type GgufFile, type GgufValue } from './formats/gguf.js';
 export { openSafetensors, weightsFromGguf, type WeightSet, type WeightEntry } from './formats/weights.js';
 
 // models
-export { loadModel, type CausalLM, type DecoderConfig, type LoadedModel } from './models/model.js';
+export {
+  loadModel,
+  loadEncoder,
+  type CausalLM,
+  type DecoderConfig,
+  type LoadedModel,
+  type EncoderModel,
+  type EncoderConfig,
+  type EncoderBatch,
+  type EncoderOutput,
+  type HiddenStates,
+  type Model,
+  type Pooling,
+} from './models/model.js';
 
 // tokenizers
 export { Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromGguf, tokenizerFromLlama2c } from './tokenizers/index.js';

@@ -121,7 +121,7 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
   const sampler = new Sampler(o, promptIds);
   // The decoder sees the prompt first (its output discarded) so the first generated piece is decoded in context:
   // SentencePiece drops the leading space only of the sequence's first piece, llama2.c only right after BOS.
-  const decoder = tokenizer?.streamDecoder({ skip_special_tokens: true });
+  const decoder = tokenizer?.streamDetokenizer({ skip_special_tokens: true });
   if (decoder) for (const id of promptIds) decoder.push(id);
   const stopFilter = new StopStrings(stops);
 

@@ -11,8 +11,8 @@ import { openSafetensors, weightsFromGguf, weightsFromLlama2c } from '../formats
 import { Runtime } from '../runtime/runtime.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigReader, type Json } from './config.js';
-import type { LoadedModel } from './model.js';
-import { architectureOf, type ModelSource } from './registry.js';
+import type { CausalLM, EncoderModel, LoadedModel, Model, ModelSource, Pooling, PoolingDefaults } from './model.js';
+import { architectureOf } from './registry.js';
 
 export interface LoadModelOptions {
   /** The Runtime to load into (shared by several models); a new one when absent. */
@@ -31,7 +31,29 @@ interface OpenedModel {
   tokenizerPath: string | null;
 }
 
-export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+/** A decoder-only language model (for `generate`, `stream`, `chat`); another kind is an E_UNSUPPORTED error. */
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel<CausalLM>> {
+  return loadOfKind(path, options, 'causal-lm', 'a decoder-only language model; load encoders with loadEncoder');
+}
+
+/** An encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT; for `embed` and `classify`). */
+export async function loadEncoder(path: string, options: LoadModelOptions = {}): Promise<LoadedModel<EncoderModel>> {
+  return loadOfKind(path, options, 'encoder', 'an encoder; load it with loadModel and use generate');
+}
+
+async function loadOfKind<K extends Model['kind']>(path: string, options: LoadModelOptions, kind: K, isNot: string): Promise<LoadedModel<Extract<Model, { kind: K }>>> {
+  const lm = await loadAny(path, options);
+  if (lm.model.kind !== kind) {
+    const what = lm.model.config.modelType;
+    lm.model.dispose();
+    if (!options.runtime) lm.model.runtime.dispose();
+    throw new WeftError('E_UNSUPPORTED', `${path}: a ${what} model is not ${isNot}`);
+  }
+  return lm as LoadedModel<Extract<Model, { kind: K }>>;
+}
+
+/** Any model the registry knows, whatever its family. */
+export async function loadAny(path: string, options: LoadModelOptions = {}): Promise<LoadedModel<Model>> {
   const start = performance.now();
   const rt = options.runtime ?? (await Runtime.create());
   try {
@@ -88,9 +110,34 @@ async function openHf(path: string, isFolder: boolean): Promise<OpenedModel> {
   const generationConfig = (await readJson(join(folder, 'generation_config.json'), false)) ?? {};
   const reader = new ConfigReader(config!, configPath);
   const modelType = reader.string('model_type');
+  const poolingDefaults = await readSentenceTransformers(folder);
   const weights = await openSafetensors(path);
   const tokenizerPath = join(folder, 'tokenizer.json');
-  return { modelType, source: { format: 'hf', config: reader, generationConfig, weights }, tokenizerPath: (await exists(tokenizerPath)) ? tokenizerPath : null };
+  return { modelType, source: { format: 'hf', config: reader, generationConfig, weights, poolingDefaults }, tokenizerPath: (await exists(tokenizerPath)) ? tokenizerPath : null };
+}
+
+/**
+ * A sentence-transformers folder: modules.json lists a Pooling module (its config.json names one mode) and maybe a
+ * Normalize module. Null when there is no modules.json.
+ */
+async function readSentenceTransformers(folder: string): Promise<PoolingDefaults | null> {
+  const { join } = await import('node:path');
+  const modulesPath = join(folder, 'modules.json');
+  const modules = (await readJsonValue(modulesPath, false)) as Array<{ type?: unknown; path?: unknown }> | null;
+  if (modules === null) return null;
+  if (!Array.isArray(modules)) throw new WeftError('E_FORMAT', `${modulesPath}: should be a list of modules`);
+  const types = modules.map((m) => String(m?.type ?? ''));
+  const normalize = types.some((t) => t.endsWith('.Normalize'));
+  const poolingModule = modules.find((m) => String(m?.type ?? '').endsWith('.Pooling'));
+  if (!poolingModule) return { pooling: 'none', normalize };
+  const configPath = join(folder, String(poolingModule.path ?? '1_Pooling'), 'config.json');
+  const c = (await readJson(configPath, true))!;
+  const modes: Record<string, Pooling> = { pooling_mode_cls_token: 'cls', pooling_mode_mean_tokens: 'mean', pooling_mode_max_tokens: 'max' };
+  const on = Object.keys(c).filter((k) => k.startsWith('pooling_mode_') && c[k] === true);
+  if (on.length !== 1 || !(on[0] in modes)) {
+    throw new WeftError('E_UNSUPPORTED', `${configPath}: pooling ${on.length ? on.join(' + ') : '(none set)'} is not supported; weft pools with exactly one of ${Object.keys(modes).join(', ')}`);
+  }
+  return { pooling: modes[on[0]], normalize };
 }
 
 /** A GGUF file: hyper-parameters and (usually) the vocabulary in its metadata. */
@@ -101,7 +148,7 @@ async function openGgufModel(path: string): Promise<OpenedModel> {
   const config = new ConfigReader(metadata, `${path} metadata`);
   return {
     modelType: config.string('general.architecture'),
-    source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromGguf(file) },
+    source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromGguf(file), poolingDefaults: ggufPooling(config) },
     tokenizerPath: config.has('tokenizer.ggml.model') ? path : null,
   };
 }
@@ -137,7 +184,17 @@ async function openLlama2cModel(path: string): Promise<OpenedModel> {
       break;
     }
   }
-  return { modelType: 'llama', source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromLlama2c(file) }, tokenizerPath };
+  return { modelType: 'llama', source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromLlama2c(file), poolingDefaults: null }, tokenizerPath };
+}
+
+/** llama.cpp's `<arch>.pooling_type` (enum llama_pooling_type: 0 none, 1 mean, 2 cls, 3 last, 4 rank), for encoders. */
+function ggufPooling(config: ConfigReader): PoolingDefaults | null {
+  const arch = config.string('general.architecture');
+  const key = `${arch}.pooling_type`;
+  if (!config.has(key)) return null;
+  const pooling = ({ 0: 'none', 1: 'mean', 2: 'cls' } as Record<number, Pooling>)[config.int(key)];
+  // llama.cpp's embedding example L2-normalises by default (embd_normalize 2).
+  return pooling ? { pooling, normalize: true } : null;
 }
 
 /** Parse an opened file, closing it if the parse fails. */
@@ -152,19 +209,23 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function readJson(path: string, required: boolean): Promise<Json | null> {
+  const json = await readJsonValue(path, required);
+  if (json !== null && (typeof json !== 'object' || Array.isArray(json))) throw new WeftError('E_FORMAT', `${path}: not a valid JSON object`);
+  return json as Json | null;
+}
+
+async function readJsonValue(path: string, required: boolean): Promise<unknown> {
   const fs = await import('node:fs/promises');
   let text: string;
   try {
     text = await fs.readFile(path, 'utf8');
   } catch (e) {
     if (!required) return null;
-    throw new WeftError('E_MISSING', `${path} is missing: a Hugging Face model folder needs its config.json`, { cause: e });
+    throw new WeftError('E_MISSING', `${path} is missing${path.endsWith('config.json') ? ': a Hugging Face model folder needs it' : ''}`, { cause: e });
   }
   try {
-    const json: unknown = JSON.parse(text);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
-    return json as Json;
+    return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new WeftError('E_FORMAT', `${path}: not a valid JSON object (${(e as Error).message})`, { cause: e });
+    throw new WeftError('E_FORMAT', `${path}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }

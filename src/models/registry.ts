@@ -3,39 +3,7 @@
  * loads one model type does not carry the others.
  */
 import { WeftError } from '../errors.js';
-import type { WeightSet } from '../formats/weights.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Decoder } from './blocks/decoder.js';
-import type { ConfigReader, Json } from './config.js';
-
-/** Everything an architecture reads to build its model. */
-export interface ModelSource {
-  /**
-   * 'hf': config.json + safetensors. 'gguf': GGUF metadata + tensors (llama.cpp names). A llama2.c `.bin` arrives
-   * as 'gguf' too: its tensors carry GGUF names and load.ts writes its header as GGUF metadata.
-   */
-  format: 'hf' | 'gguf';
-  /** config.json, or the GGUF metadata by key ("llama.block_count", ...). */
-  config: ConfigReader;
-  /** generation_config.json ({} when absent or for GGUF). */
-  generationConfig: Json;
-  weights: WeightSet;
-}
-
-export interface BuildOptions {
-  /** Cap on the KV cache (and RoPE table) length; the model's own maximum when absent or larger. */
-  contextLength?: number;
-}
-
-export interface BuiltModel {
-  model: Decoder;
-  weightBytes: number;
-  nonFinite: number;
-}
-
-export interface Architecture {
-  build(rt: Runtime, source: ModelSource, options: BuildOptions): Promise<BuiltModel>;
-}
+import type { Architecture } from './model.js';
 
 /** HF `model_type` (and GGUF `general.architecture`) → the module that runs it. */
 const ARCHITECTURES: Record<string, () => Promise<Architecture>> = {

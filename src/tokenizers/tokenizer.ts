@@ -1,12 +1,12 @@
 import { WeftError } from '../errors.js';
 import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
 import { renderChatTemplate, type ChatMessage } from './chat-template.js';
-import type { Decoder } from './decoders/index.js';
+import type { TokenDecoder } from './decoders/index.js';
 import type { TokenizerModel } from './models/index.js';
 import type { Normalizer } from './normalizers/index.js';
 import type { PostProcessor } from './post-processors/index.js';
 import type { PreTokenizer } from './pre-tokenizers/index.js';
-import { StreamDecoder } from './stream-decoder.js';
+import { StreamDetokenizer } from './stream-detokenizer.js';
 import { toWellFormed } from './utf8.js';
 
 export interface EncodeOptions {
@@ -36,7 +36,7 @@ export interface TokenizerParts {
   preTokenizer: PreTokenizer | null;
   model: TokenizerModel;
   postProcessor: PostProcessor | null;
-  decoder: Decoder | null;
+  decoder: TokenDecoder | null;
   addedTokens: AddedToken[];
   /** Ids skipped by `skip_special_tokens` beyond the added tokens marked special (e.g. llama2.c's 0–2). */
   extraSpecialIds?: number[];
@@ -151,8 +151,8 @@ export class Tokenizer {
     return this.parts.decoder ? this.parts.decoder.decodeChain(tokens).join('') : tokens.join(' ');
   }
 
-  streamDecoder(options: DecodeOptions = {}): { push(id: number): string; flush(): string } {
-    return new StreamDecoder((ids) => this.decode(ids, options));
+  streamDetokenizer(options: DecodeOptions = {}): { push(id: number): string; flush(): string } {
+    return new StreamDetokenizer((ids) => this.decode(ids, options));
   }
 
   applyChatTemplate(messages: ChatMessage[], options: { add_generation_prompt?: boolean; [extra: string]: unknown } = {}): string {

@@ -1,68 +1,64 @@
 /**
- * The pre-norm decoder stack every architecture here shares (GPT-2, Llama, Mistral, Qwen2):
+ * The causal language model every decoder-only architecture here shares (GPT-2, Llama, Mistral, Qwen2):
  *
  *   h = embed(ids) [+ learned positions]
- *   per layer:  h += attention(norm(h));  h += mlp(norm(h))
+ *   per layer (layer.ts, pre-norm):  h += attention(norm(h));  h += mlp(norm(h))
  *   logits = lm_head(norm(h))
  *
  * The architecture files only read their config, name their tensors and choose the norm, MLP and position
- * scheme; this file runs them. One `Decoder` owns its weights, one KV cache (one sequence) and the RoPE table.
+ * scheme; this file runs them. One `TransformerLM` owns its weights, one KV cache (one sequence) and the RoPE table.
  */
 import { WeftError } from '../../errors.js';
 import { gatherRows, linear } from '../../runtime/layout.js';
+import { add, rowsOf, type AttentionShape, type RopeTable } from '../../runtime/ops.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { CausalLM, DecoderConfig } from '../model.js';
-import { KvCache, selfAttention, type AttentionShape, type AttentionWeights, type RopeTable } from './attention.js';
-import { applyMlp, type Mlp } from './mlp.js';
+import { KvCache, type AttentionSpec } from './attention.js';
+import { runLayer, type TransformerLayer } from './layer.js';
 import { applyNorm, type Norm } from './norm.js';
 import { ropeInverseFrequencies, ropeTable, type RopeConfig } from './rope.js';
 import type { TraceHook } from './trace.js';
 
-export interface DecoderLayer {
-  attentionNorm: Norm;
-  attention: AttentionWeights;
-  mlpNorm: Norm;
-  mlp: Mlp;
-}
-
-export interface DecoderWeights {
+export interface CausalLMWeights {
   /** [vocab × dim]: the packed `lmHead` itself when the embedding is tied, else plain rows of the file's dtype. */
   tokenEmbedding: Tensor;
   /** Learned positions [nPositions × dim], plain rows (GPT-2); null with RoPE. */
   positionEmbedding: Tensor | null;
-  layers: DecoderLayer[];
+  layers: TransformerLayer[];
   finalNorm: Norm;
   lmHead: Tensor; // packed [vocab × dim]
   /** Every allocation above, once each: what `dispose` frees. */
   allocations: Tensor[];
 }
 
-export class Decoder implements CausalLM {
+export class TransformerLM implements CausalLM {
+  readonly kind = 'causal-lm';
   /** Set to print or collect intermediate values (see TraceHook); null in normal runs. */
   trace: TraceHook | null = null;
-  private readonly shape: AttentionShape;
+  private readonly spec: AttentionSpec;
   private readonly cache: KvCache;
-  private readonly rope: RopeTable | null = null;
   private disposed = false;
 
   /** Takes ownership of `weights` once constructed: `dispose` frees them. If this throws, they are the caller's. */
   constructor(
     readonly runtime: Runtime,
     readonly config: DecoderConfig,
-    readonly weights: DecoderWeights,
+    readonly weights: CausalLMWeights,
     ropeConfig: RopeConfig | null,
   ) {
     const rt = runtime;
-    this.shape = { nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: config.headDim };
+    const shape: AttentionShape = { nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: config.headDim };
     let ropeTensor: Tensor | null = null;
     try {
+      let rope: RopeTable | null = null;
       if (ropeConfig) {
         ropeTensor = rt.alloc('f32', [config.contextLength, ropeConfig.rotaryDim / 2, 2]);
         rt.write(ropeTensor, ropeTable(ropeInverseFrequencies(ropeConfig), config.contextLength));
-        this.rope = { table: ropeTensor, rotaryDim: ropeConfig.rotaryDim, interleaved: ropeConfig.interleaved };
+        rope = { table: ropeTensor, rotaryDim: ropeConfig.rotaryDim, interleaved: ropeConfig.interleaved };
       }
-      this.cache = new KvCache(rt, config.nLayers, this.shape, config.contextLength);
+      this.spec = { shape, scale: 1 / Math.sqrt(config.headDim), rope };
+      this.cache = new KvCache(rt, config.nLayers, shape, config.contextLength);
     } catch (e) {
       if (ropeTensor) rt.free(ropeTensor);
       throw e;
@@ -92,7 +88,6 @@ export class Decoder implements CausalLM {
       );
     }
     const rt = this.runtime;
-    const k = rt.kernels;
     rt.scratch.reset();
     const idTensor = rt.temp('i32', [rows]);
     const positions = rt.temp('i32', [rows]);
@@ -107,30 +102,26 @@ export class Decoder implements CausalLM {
     gatherRows(rt, w.tokenEmbedding, idTensor, hidden);
     if (w.positionEmbedding) {
       gatherRows(rt, w.positionEmbedding, positions, branch);
-      k.add(hidden.offset, branch.offset, hidden.offset, 0, rows * dim);
+      add(rt, hidden, branch, hidden);
     }
     this.trace?.('inp_embd', -1, hidden);
 
-    w.layers.forEach((layer, l) => {
-      applyNorm(rt, layer.attentionNorm, hidden, normed, rows);
-      this.trace?.('attn_norm', l, normed);
-      selfAttention(rt, layer.attention, this.shape, this.rope, this.cache, l, normed, positions, pos0, rows, branch, this.trace);
-      this.trace?.('attn_out', l, branch);
-      k.add(hidden.offset, branch.offset, hidden.offset, 0, rows * dim);
-      applyNorm(rt, layer.mlpNorm, hidden, normed, rows);
-      this.trace?.('ffn_norm', l, normed);
-      applyMlp(rt, layer.mlp, normed, branch, rows, l, this.trace);
-      this.trace?.('ffn_out', l, branch);
-      k.add(hidden.offset, branch.offset, hidden.offset, 0, rows * dim);
-      this.trace?.('l_out', l, hidden);
-    });
+    const cache = this.cache;
+    const ctx = {
+      placement: 'pre' as const,
+      spec: this.spec,
+      plan: { rowsPerSequence: rows, sequences: [{ cache: (l: number) => cache.layers[l], pos0, mask: null }], causal: true, positions, bias: null },
+      cross: null,
+      trace: this.trace,
+    };
+    w.layers.forEach((layer, l) => runLayer(rt, layer, l, ctx, hidden, normed, branch));
     this.cache.length = pos0 + rows;
 
     // Only the rows whose logits are wanted go through the final norm and the (large) lm_head.
     const outRows = options.all ? rows : 1;
     const last = rowsOf(hidden, rows - outRows, outRows);
     const lastNormed = rowsOf(normed, 0, outRows);
-    applyNorm(rt, w.finalNorm, last, lastNormed, outRows);
+    applyNorm(rt, w.finalNorm, last, lastNormed);
     this.trace?.('result_norm', -1, lastNormed);
     const logits = rt.temp('f32', [outRows, vocabSize]);
     linear(rt, lastNormed, w.lmHead, null, logits);
@@ -153,16 +144,10 @@ export class Decoder implements CausalLM {
     const rt = this.runtime;
     for (const t of this.weights.allocations) rt.free(t);
     this.cache.free(rt);
-    if (this.rope) rt.free(this.rope.table);
+    if (this.spec.rope) rt.free(this.spec.rope.table);
   }
 
   private checkLive(): void {
     if (this.disposed) throw new WeftError('E_OPTION', `this ${this.config.modelType} model was disposed`);
   }
-}
-
-/** Rows [start, start+n) of an f32 [rows × cols] tensor, as a tensor of its own (a view: same memory). */
-function rowsOf(t: Tensor, start: number, n: number): Tensor {
-  const cols = t.shape[1];
-  return { ...t, offset: t.offset + start * cols * 4, shape: [n, cols], byteLength: n * cols * 4 };
 }
