@@ -11,6 +11,10 @@ const ARCHITECTURES: Record<string, () => Promise<Architecture>> = {
   llama: async () => (await import('./llama.js')).llama,
   mistral: async () => (await import('./llama.js')).mistral,
   qwen2: async () => (await import('./qwen2.js')).qwen2,
+  bert: async () => (await import('./bert.js')).bert,
+  roberta: async () => (await import('./roberta.js')).roberta,
+  'xlm-roberta': async () => (await import('./roberta.js')).xlmRoberta,
+  distilbert: async () => (await import('./distilbert.js')).distilbert,
 };
 
 export const KNOWN_MODEL_TYPES: readonly string[] = Object.keys(ARCHITECTURES);

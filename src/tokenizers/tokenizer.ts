@@ -6,8 +6,10 @@ import type { TokenizerModel } from './models/index.js';
 import type { Normalizer } from './normalizers/index.js';
 import type { PostProcessor } from './post-processors/index.js';
 import type { PreTokenizer } from './pre-tokenizers/index.js';
+import { ByteLevelDecoder } from './decoders/byte-level.js';
+import { alignBytes, alignOffsets } from './offsets.js';
 import { StreamDetokenizer } from './stream-detokenizer.js';
-import { toWellFormed } from './utf8.js';
+import { toWellFormed, utf8Encoder } from './utf8.js';
 
 export interface EncodeOptions {
   /** Add the post-processor's tokens (BOS, `[CLS] … [SEP]`, …). Default true. */
@@ -115,6 +117,37 @@ export class Tokenizer {
   encodeWithTokens(text: string, options: EncodeOptions = {}): { ids: number[]; tokens: string[] } {
     const ids = this.encode(text, options);
     return { ids, tokens: ids.map((id) => this.idToToken(id) ?? '') };
+  }
+
+  /**
+   * Ids, tokens and each token's character span [start, end) in `text` (UTF-16 code units, as String.slice takes
+   * them); null for special tokens the post-processor added. See offsets.ts for how spans are found.
+   */
+  encodeWithOffsets(text: string, options: EncodeOptions = {}): { ids: number[]; tokens: string[]; offsets: Array<[number, number] | null> } {
+    const { ids, tokens } = this.encodeWithTokens(text, options);
+    const own = this.encode(text, { ...options, add_special_tokens: false });
+    // Where the text's own ids sit among those the post-processor adds: after as many as it puts in front.
+    const post = options.add_special_tokens === false ? null : this.parts.postProcessor;
+    const first = post ? Math.max(0, post.process([-1]).indexOf(-1)) : 0;
+    const inText = (i: number) => i >= first && i < first + own.length;
+    if (this.parts.decoder instanceof ByteLevelDecoder && !this.parts.normalizer) {
+      const counts = ids.map((id, i) => (!inText(i) ? null : this.addedById.has(id) ? utf8Encoder.encode(this.idToToken(id) ?? '').length : this.byteLevelBytes(id)));
+      return { ids, tokens, offsets: alignBytes(text, counts) };
+    }
+    const surfaces = ids.map((id, i) => (inText(i) ? this.surface(id) : null));
+    return { ids, tokens, offsets: alignOffsets(text, surfaces) };
+  }
+
+  /** Bytes a byte-level BPE token stands for (one per character of its GPT-2-alphabet spelling). */
+  private byteLevelBytes(id: number): number {
+    return (this.idToToken(id) ?? '').length;
+  }
+
+  /** What a token looks like in text: its content without WordPiece's ## or Metaspace's ▁. */
+  private surface(id: number): string {
+    const token = this.idToToken(id) ?? '';
+    if (this.addedById.has(id)) return token;
+    return token.startsWith('##') && token.length > 2 ? token.slice(2) : token.replaceAll('\u2581', ' ');
   }
 
   encodeBatch(texts: string[], options: BatchEncodeOptions = {}): { input_ids: number[][]; attention_mask: number[][] } {

@@ -1,0 +1,61 @@
+/**
+ * RoBERTa and XLM-RoBERTa (transformers models/roberta/modeling_roberta.py; XLM-RoBERTa is the same graph with
+ * another vocabulary): BERT's encoder, with position ids counted from padding_idx + 1 over the non-padding
+ * tokens (padding itself gets padding_idx), so a table of max_position_embeddings rows serves
+ * max_position_embeddings − padding_idx − 1 tokens. The sequence head reads the first token through its own
+ * dense + tanh layer (`classifier.dense`, `classifier.out_proj`), not the pooler.
+ */
+import { bertConfigFromHf, buildEncoderFamily, taskOf, type EncoderFamily, type EncoderTensorNames } from './bert.js';
+import type { Architecture, ModelSource } from './model.js';
+
+function names(source: ModelSource): EncoderTensorNames {
+  const p = source.weights.has('roberta.embeddings.word_embeddings.weight') ? 'roberta.' : '';
+  return {
+    wordEmbedding: `${p}embeddings.word_embeddings`,
+    positionEmbedding: `${p}embeddings.position_embeddings`,
+    tokenTypeEmbedding: `${p}embeddings.token_type_embeddings`,
+    embeddingNorm: `${p}embeddings.LayerNorm`,
+    layer: (i) => {
+      const l = `${p}encoder.layer.${i}`;
+      return {
+        q: `${l}.attention.self.query`,
+        k: `${l}.attention.self.key`,
+        v: `${l}.attention.self.value`,
+        o: `${l}.attention.output.dense`,
+        attentionNorm: `${l}.attention.output.LayerNorm`,
+        fc: `${l}.intermediate.dense`,
+        proj: `${l}.output.dense`,
+        mlpNorm: `${l}.output.LayerNorm`,
+      };
+    },
+    pooler: `${p}pooler.dense`,
+  };
+}
+
+function family(modelType: string): EncoderFamily {
+  return {
+    config: (source) => {
+      const config = bertConfigFromHf(source.config, modelType);
+      const padding = source.config.int('pad_token_id', 1);
+      return { ...config, padTokenId: padding, typeVocabSize: source.config.int('type_vocab_size', 1), maxPositions: config.positionRows - padding - 1 };
+    },
+    names,
+    layout: (config) => ({
+      placement: 'post',
+      // create_position_ids_from_input_ids: cumsum(ids != pad) · (ids != pad) + pad
+      positionIds: (ids) => {
+        let count = 0;
+        return ids.map((id) => (id === config.padTokenId ? config.padTokenId : ++count + config.padTokenId));
+      },
+    }),
+    head: (source) => {
+      const task = taskOf(source);
+      if (task === 'sequence') return { input: 'first-token', dense: { name: 'classifier.dense', activation: 'tanh' }, out: 'classifier.out_proj' };
+      if (task === 'token') return { input: 'every-token', dense: null, out: 'classifier' };
+      return null;
+    },
+  };
+}
+
+export const roberta: Architecture = { build: (rt, source) => buildEncoderFamily(rt, source, family('roberta')) };
+export const xlmRoberta: Architecture = { build: (rt, source) => buildEncoderFamily(rt, source, family('xlm-roberta')) };
