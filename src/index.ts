@@ -19,7 +19,11 @@ export { openSafetensors, weightsFromGguf, type WeightSet, type WeightEntry } fr
 export {
   loadModel,
   loadEncoder,
+  loadSeq2Seq,
+  loadLanguageModel,
   type CausalLM,
+  type Seq2SeqLM,
+  type Seq2SeqConfig,
   type DecoderConfig,
   type LoadedModel,
   type EncoderModel,
@@ -45,5 +49,8 @@ export {
   type FinishReason,
   type ChatMessage,
   type LanguageModel,
+  type BeamSequence,
 } from './generation/generate.js';
+export { type BeamOptions } from './generation/beam.js';
+export { type ConstraintOptions } from './generation/processors.js';
 export { Sampler, Rng, type SamplingOptions } from './generation/sampling.js';

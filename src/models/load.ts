@@ -11,7 +11,7 @@ import { openSafetensors, weightsFromGguf, weightsFromLlama2c } from '../formats
 import { Runtime } from '../runtime/runtime.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigReader, type Json } from './config.js';
-import type { CausalLM, EncoderModel, LoadedModel, Model, ModelSource, Pooling, PoolingDefaults } from './model.js';
+import type { CausalLM, EncoderModel, LoadedModel, Model, ModelSource, Pooling, PoolingDefaults, Seq2SeqLM } from './model.js';
 import { architectureOf } from './registry.js';
 
 export interface LoadModelOptions {
@@ -33,7 +33,17 @@ interface OpenedModel {
 
 /** A decoder-only language model (for `generate`, `stream`, `chat`); another kind is an E_UNSUPPORTED error. */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel<CausalLM>> {
-  return loadOfKind(path, options, 'causal-lm', 'a decoder-only language model; load encoders with loadEncoder');
+  return loadOfKind(path, options, 'causal-lm', 'a decoder-only language model; load encoders with loadEncoder, encoder-decoders (T5, BART, Marian) with loadSeq2Seq');
+}
+
+/** An encoder-decoder language model (T5, BART, Marian; for `generate` and `stream`). */
+export async function loadSeq2Seq(path: string, options: LoadModelOptions = {}): Promise<LoadedModel<Seq2SeqLM>> {
+  return loadOfKind(path, options, 'encoder-decoder', 'an encoder-decoder; load it with loadModel (decoder-only) or loadEncoder');
+}
+
+/** Either kind of language model, for callers that generate from whatever they are given (the CLI). */
+export async function loadLanguageModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel<CausalLM | Seq2SeqLM>> {
+  return loadOfKind(path, options, ['causal-lm', 'encoder-decoder'], 'a language model for generation; load it with loadEncoder and use embed or classify');
 }
 
 /** An encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT; for `embed` and `classify`). */
@@ -41,9 +51,9 @@ export async function loadEncoder(path: string, options: LoadModelOptions = {}):
   return loadOfKind(path, options, 'encoder', 'an encoder; load it with loadModel and use generate');
 }
 
-async function loadOfKind<K extends Model['kind']>(path: string, options: LoadModelOptions, kind: K, isNot: string): Promise<LoadedModel<Extract<Model, { kind: K }>>> {
+async function loadOfKind<K extends Model['kind']>(path: string, options: LoadModelOptions, kind: K | K[], isNot: string): Promise<LoadedModel<Extract<Model, { kind: K }>>> {
   const lm = await loadAny(path, options);
-  if (lm.model.kind !== kind) {
+  if (!(Array.isArray(kind) ? (kind as string[]).includes(lm.model.kind) : lm.model.kind === kind)) {
     const what = lm.model.config.modelType;
     lm.model.dispose();
     if (!options.runtime) lm.model.runtime.dispose();

@@ -135,8 +135,30 @@ export interface EncoderModel {
   dispose(): void;
 }
 
+// ---- encoder-decoder -------------------------------------------------------------------------------------------
+
+/** An encoder-decoder's hyper-parameters (the decoder's, plus what generation and the encoder need). */
+export interface Seq2SeqConfig extends DecoderConfig {
+  /** The decoder's first input id (T5, Marian: the pad id; BART: EOS). */
+  decoderStartTokenId: number;
+  /** Longest input the encoder takes. */
+  maxSourcePositions: number;
+}
+
+/**
+ * An encoder-decoder language model (t5.ts, bart.ts, marian.ts): `encode(ids)` runs the encoder once and computes
+ * every decoder layer's cross-attention keys and values; then `forward` decodes like a CausalLM's, with its own
+ * self-attention KV cache (cleared by encode). Beam search drives it through the beam methods.
+ */
+export interface Seq2SeqLM extends Omit<CausalLM, 'kind' | 'config'> {
+  readonly kind: 'encoder-decoder';
+  readonly config: Seq2SeqConfig;
+  /** The encoder's last hidden state f32 [ids.length × hiddenSize]. Throws E_CONTEXT past maxSourcePositions. */
+  encode(ids: number[]): Float32Array;
+}
+
 /** Any model `load.ts` can build. */
-export type Model = CausalLM | EncoderModel;
+export type Model = CausalLM | EncoderModel | Seq2SeqLM;
 
 // ---- what an architecture gets and gives --------------------------------------------------------------------
 
@@ -184,4 +206,4 @@ export interface LoadedModel<M extends Model = CausalLM> {
   nonFinite: number;
 }
 
-export { loadModel, loadEncoder } from './load.js';
+export { loadModel, loadEncoder, loadSeq2Seq, loadLanguageModel } from './load.js';

@@ -15,6 +15,9 @@ const ARCHITECTURES: Record<string, () => Promise<Architecture>> = {
   roberta: async () => (await import('./roberta.js')).roberta,
   'xlm-roberta': async () => (await import('./roberta.js')).xlmRoberta,
   distilbert: async () => (await import('./distilbert.js')).distilbert,
+  t5: async () => (await import('./t5.js')).t5,
+  bart: async () => (await import('./bart.js')).bart,
+  marian: async () => (await import('./marian.js')).marian,
 };
 
 export const KNOWN_MODEL_TYPES: readonly string[] = Object.keys(ARCHITECTURES);

@@ -10,11 +10,12 @@
  */
 import { WeftError } from '../../errors.js';
 import { gatherRows, linear } from '../../runtime/layout.js';
-import { add, rowsOf, type AttentionShape, type RopeTable } from '../../runtime/ops.js';
+import { add, rowsOf, type AttentionShape, type KvLayer, type RopeTable } from '../../runtime/ops.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { CausalLM, DecoderConfig } from '../model.js';
 import { KvCache, type AttentionSpec } from './attention.js';
+import { BeamCaches } from './beam-caches.js';
 import { runLayer, type TransformerLayer } from './layer.js';
 import { applyNorm, type Norm } from './norm.js';
 import { ropeInverseFrequencies, ropeTable, type RopeConfig } from './rope.js';
@@ -38,6 +39,7 @@ export class TransformerLM implements CausalLM {
   trace: TraceHook | null = null;
   private readonly spec: AttentionSpec;
   private readonly cache: KvCache;
+  private beams: BeamCaches | null = null;
   private disposed = false;
 
   /** Takes ownership of `weights` once constructed: `dispose` frees them. If this throws, they are the caller's. */
@@ -71,19 +73,51 @@ export class TransformerLM implements CausalLM {
 
   forward(ids: number[], options: { all?: boolean } = {}): Float32Array {
     this.checkLive();
+    const pos0 = this.cache.length;
+    const cache = this.cache;
+    const logits = this.run(ids, pos0, [(l) => cache.layers[l]], options.all ?? false);
+    this.cache.length = pos0 + ids.length;
+    return logits;
+  }
+
+  beginBeams(n: number, maxLength: number): void {
+    this.checkLive();
+    this.endBeams();
+    this.beams = new BeamCaches(this.runtime, this.spec.shape, this.cache, n, maxLength);
+  }
+
+  stepBeams(parents: readonly number[], ids: readonly number[]): Float32Array {
+    const beams = this.beams;
+    if (!beams) throw new WeftError('E_OPTION', 'stepBeams before beginBeams');
+    beams.reorder(parents);
+    const logits = this.run([...ids], beams.length, ids.map((_, b) => beams.cacheOf(b)), true);
+    beams.length++;
+    return logits;
+  }
+
+  endBeams(): void {
+    this.beams?.free();
+    this.beams = null;
+  }
+
+  /**
+   * Logits of `ids` split evenly over `caches` (one sequence each, all at positions pos0..): every row's with `all`,
+   * else the last row (one sequence) — beams are one row each, so all of them.
+   */
+  private run(ids: number[], pos0: number, caches: Array<(layer: number) => KvLayer>, all: boolean): Float32Array {
     const { vocabSize, contextLength, hiddenSize: dim } = this.config;
     const rows = ids.length;
+    const perSequence = rows / caches.length;
     if (rows === 0) throw new WeftError('E_OPTION', 'forward: no token ids given');
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
         throw new WeftError('E_OPTION', `forward: token id ${id} at index ${i} is outside the vocabulary [0, ${vocabSize})`);
       }
     });
-    const pos0 = this.cache.length;
-    if (pos0 + rows > contextLength) {
+    if (pos0 + perSequence > contextLength) {
       throw new WeftError(
         'E_CONTEXT',
-        `${rows} new tokens after ${pos0} cached positions need ${pos0 + rows} positions, past the context length of ${contextLength} ` +
+        `${perSequence} new tokens after ${pos0} cached positions need ${pos0 + perSequence} positions, past the context length of ${contextLength} ` +
           `(a larger contextLength option, --context-length in the CLI, raises it up to the model's maximum)`,
       );
     }
@@ -96,7 +130,7 @@ export class TransformerLM implements CausalLM {
     const branch = rt.temp('f32', [rows, dim]); // output of an attention or MLP block, added to `hidden`
     const i32 = rt.i32; // after the allocations above: a grow would have replaced the view
     i32.set(ids, idTensor.offset / 4);
-    for (let i = 0; i < rows; i++) i32[positions.offset / 4 + i] = pos0 + i;
+    for (let i = 0; i < rows; i++) i32[positions.offset / 4 + i] = pos0 + (i % perSequence);
 
     const w = this.weights;
     gatherRows(rt, w.tokenEmbedding, idTensor, hidden);
@@ -106,19 +140,17 @@ export class TransformerLM implements CausalLM {
     }
     this.trace?.('inp_embd', -1, hidden);
 
-    const cache = this.cache;
     const ctx = {
       placement: 'pre' as const,
       spec: this.spec,
-      plan: { rowsPerSequence: rows, sequences: [{ cache: (l: number) => cache.layers[l], pos0, mask: null }], causal: true, positions, bias: null },
+      plan: { rowsPerSequence: perSequence, sequences: caches.map((cache) => ({ cache, pos0, mask: null })), causal: true, positions, bias: null },
       cross: null,
       trace: this.trace,
     };
     w.layers.forEach((layer, l) => runLayer(rt, layer, l, ctx, hidden, normed, branch));
-    this.cache.length = pos0 + rows;
 
     // Only the rows whose logits are wanted go through the final norm and the (large) lm_head.
-    const outRows = options.all ? rows : 1;
+    const outRows = all || perSequence === 1 ? rows : 1;
     const last = rowsOf(hidden, rows - outRows, outRows);
     const lastNormed = rowsOf(normed, 0, outRows);
     applyNorm(rt, w.finalNorm, last, lastNormed);
@@ -141,6 +173,7 @@ export class TransformerLM implements CausalLM {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.endBeams();
     const rt = this.runtime;
     for (const t of this.weights.allocations) rt.free(t);
     this.cache.free(rt);
