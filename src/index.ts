@@ -35,6 +35,10 @@ export {
   type Pooling,
 } from './models/model.js';
 
+// encoder tasks
+export { embed, cosineSimilarity, type EmbedOptions, type TokenInput } from './tasks/embed.js';
+export { classify, type Classification, type Entity, type LabelScore, type ClassifyOptions } from './tasks/classify.js';
+
 // tokenizers
 export { Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromGguf, tokenizerFromLlama2c } from './tokenizers/index.js';
 

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WeftError } from '../errors.js';
 import { checkGenerateOptions, type GenerateOptions } from '../generation/generate.js';
-import { loadLanguageModel } from '../models/load.js';
-import { loadModel, type CausalLM, type LoadedModel, type Seq2SeqLM } from '../models/model.js';
+import { loadEncoder, loadLanguageModel } from '../models/load.js';
+import { loadModel, type CausalLM, type EncoderModel, type LoadedModel, type Seq2SeqLM } from '../models/model.js';
 
 /** The default model shipped in the package (llama2.c's stories260K, MIT): see the README. */
 export const EMBEDDED_MODEL = fileURLToPath(new URL('../../assets/stories260K.bin', import.meta.url));
@@ -16,12 +16,15 @@ export const EMBEDDED_TOKENIZER = fileURLToPath(new URL('../../assets/tok512.bin
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
-type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof HELP; strict: true; allowPositionals: false }>>;
+type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof HELP; strict: true; allowPositionals: boolean }>>;
 
-/** node's parseArgs, strict, with a --help flag, and its errors as WeftError E_OPTION (they name the option). */
-export function parseOptions<T extends Options>(argv: string[], options: T, usage: string): Parsed<T> {
+/**
+ * node's parseArgs, strict, with a --help flag, and its errors as WeftError E_OPTION (they name the option).
+ * `allowPositionals`: the command takes TEXT arguments (after `--`, even ones starting with --).
+ */
+export function parseOptions<T extends Options>(argv: string[], options: T, usage: string, allowPositionals = false): Parsed<T> {
   try {
-    return parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals: false });
+    return parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals });
   } catch (e) {
     throw new WeftError('E_OPTION', `${(e as Error).message}\n${usage}`);
   }
@@ -43,6 +46,11 @@ export const MODEL_USAGE = `  --model PATH             a model folder (config.js
  */
 export async function loadModelFromOptions(values: ModelValues, embeddedDefault: boolean): Promise<LoadedModel<CausalLM>> {
   return loadFromOptions(values, embeddedDefault, loadModel);
+}
+
+/** As loadModelFromOptions, for the encoder commands (embed, classify). */
+export async function loadEncoderFromOptions(values: ModelValues): Promise<LoadedModel<EncoderModel>> {
+  return loadFromOptions(values, false, loadEncoder);
 }
 
 /** As loadModelFromOptions, for commands that also run encoder-decoder models (generate, forward). */

@@ -11,6 +11,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   chat: { summary: 'interactive chat with a model, streaming tokens', load: () => import('./chat.js') },
   forward: { summary: 'print raw logits for token ids (for exactness checks)', load: () => import('./forward.js') },
   tokenize: { summary: 'print the token ids of a text', load: () => import('./tokenize.js') },
+  embed: { summary: 'print embedding vectors of texts from an encoder (BERT family)', load: () => import('./embed.js') },
+  classify: { summary: 'print labels and scores from an encoder with a classification head', load: () => import('./classify.js') },
 };
 
 function usage(): string {

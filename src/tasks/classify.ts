@@ -7,7 +7,7 @@
  */
 import { WeftError } from '../errors.js';
 import type { HeadInfo } from '../models/model.js';
-import { forEachBatch, tokensOf, type EmbedOptions, type EncoderTask } from './embed.js';
+import { forEachBatch, tokensOf, type EmbedOptions, type EncoderTask, type TokenInput } from './embed.js';
 
 export interface LabelScore {
   label: string;
@@ -32,19 +32,23 @@ export interface Entity {
 
 export type ClassifyOptions = Pick<EmbedOptions, 'truncation' | 'onTruncate' | 'batchSize'>;
 
-/** One `Classification` per text (sequence heads) or one list of entities per text (token heads). */
-export async function classify(lm: EncoderTask, texts: string[], options: ClassifyOptions = {}): Promise<Classification[] | Entity[][]> {
+/**
+ * One `Classification` per text (sequence heads) or one list of entities per text (token heads, which need the
+ * texts for character offsets). Token ids are used as given, as in `embed`.
+ */
+export async function classify(lm: EncoderTask, texts: string[] | TokenInput, options: ClassifyOptions = {}): Promise<Classification[] | Entity[][]> {
   const head = lm.model.head;
   if (!head) throw new WeftError('E_UNSUPPORTED', `this ${lm.model.config.modelType} checkpoint has no classification head (config.json architectures: …ForSequenceClassification or …ForTokenClassification)`);
   if (head.kind === 'sequence') {
     const { ids, tokenTypes } = tokensOf(lm, texts, options);
-    const out: Classification[] = new Array<Classification>(texts.length);
+    const out: Classification[] = new Array<Classification>(ids.length);
     const n = head.labels.length;
     await forEachBatch(lm.model, ids, tokenTypes, options.batchSize, { head: true }, (index, result, row) => {
       out[index] = rank(head, scoresOf(head, result.logits!.subarray(row * n, (row + 1) * n)));
     });
     return out;
   }
+  if (!Array.isArray(texts)) throw new WeftError('E_OPTION', 'token classification takes texts (for character offsets), not token ids');
   return classifyTokens(lm, texts, head, options);
 }
 
