@@ -21,8 +21,8 @@ import { add, attention, columns, kvStore, rowsOf, scale, type AttentionShape, t
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { Seq2SeqConfig, Seq2SeqLM } from '../model.js';
-import { KvCache, type AttentionPlan, type AttentionSpec, type AttentionWeights } from './attention.js';
-import { BeamCaches } from './beam-caches.js';
+import type { AttentionPlan, AttentionSpec, AttentionWeights } from './attention.js';
+import { CachedDecoder, type CacheOf } from './cached-decoder.js';
 import { runLayer, type LayerContext, type NormPlacement, type TransformerLayer } from './layer.js';
 import { applyNorm, type Norm } from './norm.js';
 import type { TraceHook } from './trace.js';
@@ -69,30 +69,24 @@ export interface Seq2SeqSpec {
   positions: Seq2SeqPositions;
 }
 
-export class EncoderDecoderLM implements Seq2SeqLM {
+export class EncoderDecoderLM extends CachedDecoder implements Seq2SeqLM {
   readonly kind = 'encoder-decoder';
   trace: TraceHook | null = null;
   private readonly spec: AttentionSpec;
-  private readonly cache: KvCache;
   /** Per decoder layer: K/V of the current input's encoder output. */
   private cross: KvLayer[] = [];
   private encodedLength = 0;
-  private beams: BeamCaches | null = null;
-  private disposed = false;
 
+  /** Takes ownership of `weights` once constructed: `dispose` frees them. */
   constructor(
-    readonly runtime: Runtime,
+    runtime: Runtime,
     readonly config: Seq2SeqConfig,
     readonly weights: Seq2SeqWeights,
     private readonly s2s: Seq2SeqSpec,
   ) {
     const shape: AttentionShape = { nHeads: config.nHeads, nKvHeads: config.nHeads, headDim: config.headDim };
+    super(runtime, shape, weights.decoder.layers.length, config.contextLength);
     this.spec = { shape, scale: s2s.attentionScale, rope: null };
-    this.cache = new KvCache(runtime, weights.decoder.layers.length, shape, config.contextLength);
-  }
-
-  get cacheLength(): number {
-    return this.cache.length;
   }
 
   /** The encoder's output [ids.length × hiddenSize]; decoding afterwards attends to this input. Clears the decoder cache. */
@@ -147,67 +141,16 @@ export class EncoderDecoderLM implements Seq2SeqLM {
     return rt.readF32(memory);
   }
 
-  forward(ids: number[], options: { all?: boolean } = {}): Float32Array {
-    this.checkLive();
-    if (ids.length === 0) throw new WeftError('E_OPTION', 'forward: no token ids given');
-    const pos0 = this.cache.length;
-    this.checkRoom(pos0 + ids.length);
-    const cache = this.cache;
-    const logits = this.decode(ids, pos0, [(l) => cache.layers[l]], options.all ?? false);
-    cache.length = pos0 + ids.length;
-    return logits;
-  }
-
-  beginBeams(n: number, maxLength: number): void {
-    this.checkLive();
-    this.endBeams();
-    this.beams = new BeamCaches(this.runtime, this.spec.shape, this.cache, n, maxLength);
-  }
-
-  stepBeams(parents: readonly number[], ids: readonly number[]): Float32Array {
-    const beams = this.beams;
-    if (!beams) throw new WeftError('E_OPTION', 'stepBeams before beginBeams');
-    this.checkRoom(beams.length + 1);
-    beams.reorder(parents);
-    const logits = this.decode([...ids], beams.length, ids.map((_, b) => beams.cacheOf(b)), true);
-    beams.length++;
-    return logits;
-  }
-
-  endBeams(): void {
-    if (!this.beams) return;
-    this.beams.free();
-    this.beams = null;
-  }
-
-  truncate(n: number): void {
-    this.checkLive();
-    if (!Number.isInteger(n) || n < 0) throw new WeftError('E_OPTION', `truncate: ${n} is not a position count`);
-    this.cache.length = Math.min(this.cache.length, n);
-  }
-
-  reset(): void {
-    this.truncate(0);
-  }
-
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.endBeams();
+    if (!this.disposeCaches()) return;
     this.freeCross();
     for (const t of this.weights.allocations) this.runtime.free(t);
-    this.cache.free(this.runtime);
   }
 
   // ---- the decoder ---------------------------------------------------------------------------------------------
 
-  /**
-   * Logits of `ids` split evenly over `caches` (one sequence each, all at positions pos0..): every row's with `all`,
-   * else the last row of each sequence.
-   */
-  private decode(ids: number[], pos0: number, caches: Array<(layer: number) => KvLayer>, all: boolean): Float32Array {
+  protected run(ids: number[], pos0: number, caches: CacheOf[], all: boolean): Float32Array {
     if (this.cross.length === 0) throw new WeftError('E_OPTION', `${this.config.modelType}: decoding needs an input: call encode(ids) first`);
-    this.checkIds(ids, 'forward');
     const rt = this.runtime;
     const rows = ids.length;
     const perSequence = rows / caches.length;
@@ -311,20 +254,6 @@ export class EncoderDecoderLM implements Seq2SeqLM {
     return bias;
   }
 
-  private checkIds(ids: readonly number[], what: string): void {
-    const vocab = this.config.vocabSize;
-    ids.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new WeftError('E_OPTION', `${what}: token id ${id} at index ${i} is outside the vocabulary [0, ${vocab})`);
-    });
-  }
-
-  private checkRoom(positions: number): void {
-    const limit = this.config.contextLength;
-    if (positions > limit) {
-      throw new WeftError('E_CONTEXT', `the decoder needs ${positions} positions, past its context length of ${limit} (a larger contextLength option, --context-length in the CLI, raises it up to the model's maximum)`);
-    }
-  }
-
   private freeCross(): void {
     for (const kv of this.cross) {
       this.runtime.free(kv.keys);
@@ -332,10 +261,6 @@ export class EncoderDecoderLM implements Seq2SeqLM {
     }
     this.cross = [];
     this.encodedLength = 0;
-  }
-
-  private checkLive(): void {
-    if (this.disposed) throw new WeftError('E_OPTION', `this ${this.config.modelType} model was disposed`);
   }
 }
 
