@@ -13,7 +13,10 @@ import type { EncoderModel, LoadedModel, Pooling } from '../models/model.js';
 export interface EmbedOptions {
   /** Default: the checkpoint's sentence-transformers pooling, else 'mean'. */
   pooling?: Pooling;
-  /** L2-normalise each vector (default: the checkpoint's sentence-transformers Normalize module, else false). */
+  /**
+   * L2-normalise each vector (each position's, for 'none'). Default: the checkpoint's sentence-transformers Normalize
+   * module (or GGUF pooling) for pooled vectors; false for 'none' and otherwise.
+   */
   normalize?: boolean;
   /**
    * Texts longer than the model's positions are cut (keeping their special tokens) when true, the default;
@@ -42,7 +45,8 @@ export type EncoderTask = Pick<LoadedModel<EncoderModel>, 'model' | 'tokenizer'>
 export async function embed(lm: EncoderTask, input: string[] | TokenInput, options: EmbedOptions = {}): Promise<Float32Array[]> {
   const model = lm.model;
   const pooling = options.pooling ?? model.poolingDefaults?.pooling ?? 'mean';
-  const normalize = options.normalize ?? model.poolingDefaults?.normalize ?? false;
+  // sentence-transformers normalises sentence vectors, not per-token states.
+  const normalize = options.normalize ?? (pooling !== 'none' && (model.poolingDefaults?.normalize ?? false));
   if (!['mean', 'cls', 'max', 'pooler', 'none'].includes(pooling)) throw new WeftError('E_OPTION', `option pooling: "${pooling}" is not one of mean, cls, max, pooler, none`);
   if (pooling === 'pooler' && !model.hasPooler) throw new WeftError('E_UNSUPPORTED', `option pooling: this ${model.config.modelType} checkpoint has no pooler (pooler.dense.weight)`);
   const { ids, tokenTypes } = tokensOf(lm, input, options);
