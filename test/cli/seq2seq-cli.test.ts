@@ -4,29 +4,14 @@
  * legal_t5_small_trans_fr_en tokenizer with beam search, the prompt ids checked against the tokenizer's reference
  * ids (expected.jsonl, from HF tokenizers).
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { t5Spec, writeModel } from '../../bench/make-random-model.js';
 import { loadTokenizer } from '../../src/tokenizers/index.js';
+import { SPAWN_TIMEOUT, weft } from '../helpers/cli.js';
 import { dataPath, describeData } from '../helpers/data.js';
-
-const ROOT = resolve(__dirname, '../..');
-const SPAWN_TIMEOUT = 60_000;
-
-function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describeData('weft forward / generate on encoder-decoder models', () => {
   const T5A = dataPath('ref-models/t5-a');
