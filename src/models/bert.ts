@@ -163,9 +163,12 @@ export async function buildEncoderFamily(rt: Runtime, source: ModelSource, famil
 /** Positions 0, 1, 2, … whatever the tokens (BERT, DistilBERT). */
 export const absolutePositions: EncoderLayout['positionIds'] = (ids) => ids.map((_, i) => i);
 
-function hfNames(source: ModelSource): EncoderTensorNames {
-  // BertModel checkpoints have bare keys; the task models (…ForSequenceClassification, …) prefix them with "bert.".
-  const p = source.weights.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
+/**
+ * The Hugging Face names of BERT and RoBERTa: bare in the base model (BertModel), prefixed with the model's name
+ * (`bert.`, `roberta.`) in the task models (…ForSequenceClassification, …).
+ */
+export function hfEncoderNames(source: ModelSource, taskPrefix: string): EncoderTensorNames {
+  const p = source.weights.has(`${taskPrefix}embeddings.word_embeddings.weight`) ? taskPrefix : '';
   return {
     wordEmbedding: `${p}embeddings.word_embeddings`,
     positionEmbedding: `${p}embeddings.position_embeddings`,
@@ -233,7 +236,7 @@ function ggufConfig(source: ModelSource): BertConfig {
 
 export const BERT: EncoderFamily = {
   config: (source) => (source.format === 'hf' ? bertConfigFromHf(source.config, 'bert') : ggufConfig(source)),
-  names: (source) => (source.format === 'hf' ? hfNames(source) : GGUF_NAMES),
+  names: (source) => (source.format === 'hf' ? hfEncoderNames(source, 'bert.') : GGUF_NAMES),
   layout: () => ({ placement: 'post', positionIds: absolutePositions }),
   head: (source) => {
     const task = taskOf(source);

@@ -5,32 +5,8 @@
  * max_position_embeddings − padding_idx − 1 tokens. The sequence head reads the first token through its own
  * dense + tanh layer (`classifier.dense`, `classifier.out_proj`), not the pooler.
  */
-import { bertConfigFromHf, buildEncoderFamily, taskOf, type EncoderFamily, type EncoderTensorNames } from './bert.js';
-import type { Architecture, ModelSource } from './model.js';
-
-function names(source: ModelSource): EncoderTensorNames {
-  const p = source.weights.has('roberta.embeddings.word_embeddings.weight') ? 'roberta.' : '';
-  return {
-    wordEmbedding: `${p}embeddings.word_embeddings`,
-    positionEmbedding: `${p}embeddings.position_embeddings`,
-    tokenTypeEmbedding: `${p}embeddings.token_type_embeddings`,
-    embeddingNorm: `${p}embeddings.LayerNorm`,
-    layer: (i) => {
-      const l = `${p}encoder.layer.${i}`;
-      return {
-        q: `${l}.attention.self.query`,
-        k: `${l}.attention.self.key`,
-        v: `${l}.attention.self.value`,
-        o: `${l}.attention.output.dense`,
-        attentionNorm: `${l}.attention.output.LayerNorm`,
-        fc: `${l}.intermediate.dense`,
-        proj: `${l}.output.dense`,
-        mlpNorm: `${l}.output.LayerNorm`,
-      };
-    },
-    pooler: `${p}pooler.dense`,
-  };
-}
+import { bertConfigFromHf, buildEncoderFamily, hfEncoderNames, taskOf, type EncoderFamily } from './bert.js';
+import type { Architecture } from './model.js';
 
 function family(modelType: string): EncoderFamily {
   return {
@@ -39,7 +15,7 @@ function family(modelType: string): EncoderFamily {
       const padding = source.config.int('pad_token_id', 1);
       return { ...config, padTokenId: padding, typeVocabSize: source.config.int('type_vocab_size', 1), maxPositions: config.positionRows - padding - 1 };
     },
-    names,
+    names: (source) => hfEncoderNames(source, 'roberta.'),
     layout: (config) => ({
       placement: 'post',
       // create_position_ids_from_input_ids: cumsum(ids != pad) · (ids != pad) + pad
