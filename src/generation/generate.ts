@@ -311,7 +311,8 @@ export function checkGenerateOptions(o: GenerateOptions, vocabSize: number): voi
 /**
  * Fills in sampling defaults from generation_config.json the way HF does: the config's temperature, top_k, top_p
  * apply only when it says do_sample: true; without do_sample and without an explicit temperature, decoding is
- * greedy. min_p and repetition_penalty apply whenever the config gives them. Explicit options always win.
+ * greedy. min_p, repetition_penalty, the beam options (num_beams, length_penalty, early_stopping) and the
+ * sequence processors apply whenever the config gives them. Explicit options always win.
  */
 function withGenerationConfig(options: GenerateOptions, config: Record<string, unknown>): GenerateOptions {
   const num = (key: string) => (typeof config[key] === 'number' ? (config[key] as number) : undefined);
@@ -323,6 +324,15 @@ function withGenerationConfig(options: GenerateOptions, config: Record<string, u
     top_p: options.top_p ?? (sampling ? num('top_p') : undefined),
     min_p: options.min_p ?? num('min_p'),
     repetition_penalty: options.repetition_penalty ?? num('repetition_penalty'),
+    // beam search and the sequence processors, as HF's generate reads them from the generation config
+    num_beams: options.num_beams ?? num('num_beams'),
+    length_penalty: options.length_penalty ?? num('length_penalty'),
+    early_stopping: options.early_stopping ?? (typeof config.early_stopping === 'boolean' || config.early_stopping === 'never' ? config.early_stopping : undefined),
+    no_repeat_ngram_size: options.no_repeat_ngram_size ?? num('no_repeat_ngram_size'),
+    bad_words_ids: options.bad_words_ids ?? (Array.isArray(config.bad_words_ids) ? (config.bad_words_ids as number[][]) : undefined),
+    min_new_tokens: options.min_new_tokens ?? num('min_new_tokens'),
+    forced_bos_token_id: options.forced_bos_token_id ?? num('forced_bos_token_id'),
+    forced_eos_token_id: options.forced_eos_token_id ?? num('forced_eos_token_id'),
   };
 }
 

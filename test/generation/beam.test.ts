@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { WeftError } from '../../src/errors.js';
 import { beamSearch, checkBeamOptions, logSoftmax, type BeamDecoder, type BeamRun } from '../../src/generation/beam.js';
-import { banRepeatedNgrams } from '../../src/generation/processors.js';
+import { banBadWords, banRepeatedNgrams } from '../../src/generation/processors.js';
 
 /** Logits of the token after `ids`: a hash of the sequence spread over [-3, 3], sharp enough to matter. */
 function fakeLogits(ids: readonly number[], vocab: number): Float32Array {
@@ -155,6 +155,21 @@ describe('beam search options and processors', () => {
     const s = new Float64Array(6);
     banRepeatedNgrams(s, [1, 2, 3, 1, 2, 4, 1, 2], 3);
     expect([...s].map((x) => x === -Infinity)).toEqual([false, false, false, true, true, false]);
+  });
+
+  it('banBadWords bans the last id of a bad sequence only after its prefix, single ids always, never [EOS] alone', () => {
+    const s = new Float64Array(6);
+    banBadWords(s, [4, 1, 2], [[1, 2, 3], [2, 5], [0], [4]], [4]);
+    expect([...s].map((x) => x === -Infinity)).toEqual([true, false, false, true, false, true]);
+  });
+
+  it('bad_words_ids: no hypothesis contains a banned sequence', async () => {
+    const bad = [[2, 3], [1]];
+    const r = await search([4], 5, { maxNewTokens: 8, eosIds: [], options: { num_beams: 4, num_return_sequences: 4, bad_words_ids: bad } });
+    const free = await search([4], 5, { maxNewTokens: 8, eosIds: [], options: { num_beams: 4, num_return_sequences: 4 } });
+    const contains = (ids: number[], w: number[]) => ids.some((_, i) => w.every((t, j) => ids[i + j] === t));
+    expect(free.hypotheses.some((h) => bad.some((w) => contains([4, ...h.ids], w)))).toBe(true); // the ban changes something
+    for (const h of r.hypotheses) for (const w of bad) expect(contains([4, ...h.ids], w)).toBe(false);
   });
 
   it('min_new_tokens keeps EOS out until then; forced_bos and forced_eos place their ids', async () => {
