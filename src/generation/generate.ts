@@ -230,9 +230,9 @@ async function* runBeams(
   hasStops: boolean,
 ): AsyncGenerator<string, GenerateResult, void> {
   const { model, tokenizer } = lm;
-  if (!model.beginBeams || !model.stepBeams || !model.endBeams) throw new WeftError('E_UNSUPPORTED', `beam search is not available for ${model.config.modelType} models`);
   if (o.temperature) throw new WeftError('E_OPTION', `option num_beams > 1 is beam search, which does not sample: temperature must be 0 (got ${o.temperature})`);
   if (hasStops) throw new WeftError('E_OPTION', 'option stop is not supported with num_beams > 1 (a stop string would end one beam, not the search)');
+  if (!model.beginBeams || !model.stepBeams || !model.endBeams) throw new WeftError('E_UNSUPPORTED', `beam search is not available for ${model.config.modelType} models`);
   const timings: GenerationTimings = { prefillTokens: 0, prefillMs: 0, timeToFirstTokenMs: 0, decodeTokens: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0 };
   const start = performance.now();
   const room = Math.min(maxNewTokens, model.config.contextLength - promptIds.length);

@@ -8,7 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { WeftError } from '../../src/errors.js';
 import { beamSearch, checkBeamOptions, logSoftmax, type BeamDecoder, type BeamRun } from '../../src/generation/beam.js';
+import { generate } from '../../src/generation/generate.js';
 import { banBadWords, banRepeatedNgrams } from '../../src/generation/processors.js';
+import { FakeLM, fakeLM } from './fakes.js';
 
 /** Logits of the token after `ids`: a hash of the sequence spread over [-3, 3], sharp enough to matter. */
 function fakeLogits(ids: readonly number[], vocab: number): Float32Array {
@@ -186,6 +188,14 @@ describe('beam search options and processors', () => {
     const loose = await search([1], 4, { maxNewTokens: 12, eosIds: [3], options: { num_beams: 2, early_stopping: 'never', length_penalty: 2 } });
     const eager = await search([1], 4, { maxNewTokens: 12, eosIds: [3], options: { num_beams: 2, early_stopping: true, length_penalty: 2 } });
     expect(eager.steps).toBeLessThanOrEqual(loose.steps);
+  });
+
+  it('through generate: beams need a model with beam caches, temperature 0 and no stop strings', async () => {
+    const lm = fakeLM(new FakeLM(() => 3), null);
+    await expect(generate(lm, [1], { num_beams: 2 })).rejects.toMatchObject({ code: 'E_UNSUPPORTED' });
+    await expect(generate(lm, [1], { num_beams: 2, temperature: 0.7 })).rejects.toMatchObject({ code: 'E_OPTION' });
+    await expect(generate(lm, [1], { num_beams: 0 })).rejects.toMatchObject({ code: 'E_OPTION' });
+    expect((await generate(lm, [1], { num_beams: 1, max_new_tokens: 2 })).ids).toEqual([3, 3]); // 1 beam: greedy
   });
 
   it('num_beams 0, fractional, absurd, and num_return_sequences > num_beams are E_OPTION errors', () => {
