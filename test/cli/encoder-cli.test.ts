@@ -3,29 +3,14 @@
  * --ids, and bert-shaped models driven through the all-MiniLM-L6-v2 WordPiece tokenizer, checked against the ids of
  * Hugging Face's Rust tokenizers.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SPAWN_TIMEOUT, weft } from '../helpers/cli.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { writeRandomBert } from '../helpers/random-bert.js';
-
-const ROOT = resolve(__dirname, '../..');
-const SPAWN_TIMEOUT = 60_000;
-
-function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const maxDiff = (a: number[], b: number[]) => {
   expect(a.length).toBe(b.length);
@@ -118,6 +103,7 @@ describeData('weft embed / classify', () => {
     const ner = await weft(['classify', '--model', join(tmp, 'ner'), '--json', text]);
     expect(ner.code).toBe(0);
     const [entities] = (JSON.parse(ner.stdout) as { results: Array<Array<{ entity: string; start: number; end: number; text: string }>> }).results;
+    expect(entities.length).toBeGreaterThan(0); // seeded weights: the same labels every run
     for (const e of entities) {
       expect(['PER', 'LOC']).toContain(e.entity);
       expect(text.slice(e.start, e.end)).toBe(e.text);
