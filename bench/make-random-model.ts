@@ -125,7 +125,109 @@ function smollm2(): BenchModelSpec {
   };
 }
 
-export const BENCH_MODELS: Record<string, () => BenchModelSpec> = { 'gpt2-124m': gpt2, 'smollm2-135m': smollm2 };
+/**
+ * A T5 v1.0 (ReLU, tied, rescaled head) of any size; `t5Spec()` is T5-small's shape: d 512, 6 + 6 layers, 8 heads of
+ * 64, d_ff 2048, vocab 32128. The relative-position bias tables are read per token only as the few rows in use.
+ */
+export function t5Spec(o: { name?: string; d?: number; layers?: number; heads?: number; dKv?: number; ff?: number; vocab?: number } = {}): BenchModelSpec {
+  const { name = 't5-small', d = 512, layers = 6, heads = 8, dKv = 64, ff = 2048, vocab = 32128 } = o;
+  const inner = heads * dKv;
+  const t = (n: string, shape: number[], init: TensorSpec['init'] = 'random', readPerToken = true): TensorSpec => ({ name: n, shape, init, readPerToken });
+  const tensors = [t('shared.weight', [vocab, d])];
+  for (const stack of ['encoder', 'decoder']) {
+    for (let i = 0; i < layers; i++) {
+      const p = `${stack}.block.${i}.layer.`;
+      // the encoder runs once per input, not per decoded token
+      const perToken = stack === 'decoder';
+      tensors.push(t(p + '0.layer_norm.weight', [d], 'ones', perToken));
+      for (const x of ['q', 'k', 'v']) tensors.push(t(`${p}0.SelfAttention.${x}.weight`, [inner, d], 'random', perToken));
+      tensors.push(t(p + '0.SelfAttention.o.weight', [d, inner], 'random', perToken));
+      if (i === 0) tensors.push(t(p + '0.SelfAttention.relative_attention_bias.weight', [32, heads], 'random', false));
+      let f = 1;
+      if (stack === 'decoder') {
+        tensors.push(t(p + '1.layer_norm.weight', [d], 'ones'), t(p + '1.EncDecAttention.q.weight', [inner, d]), t(p + '1.EncDecAttention.o.weight', [d, inner]));
+        // cross-attention K/V are computed once per input
+        tensors.push(t(p + '1.EncDecAttention.k.weight', [inner, d], 'random', false), t(p + '1.EncDecAttention.v.weight', [inner, d], 'random', false));
+        f = 2;
+      }
+      tensors.push(t(`${p}${f}.layer_norm.weight`, [d], 'ones', perToken), t(`${p}${f}.DenseReluDense.wi.weight`, [ff, d], 'random', perToken), t(`${p}${f}.DenseReluDense.wo.weight`, [d, ff], 'random', perToken));
+    }
+    tensors.push(t(`${stack}.final_layer_norm.weight`, [d], 'ones', stack === 'decoder'));
+  }
+  return {
+    name,
+    description: `T5 v1.0 shape (${layers} + ${layers} layers, d ${d}, ${heads} heads × ${dKv}, d_ff ${ff}, vocab ${vocab}, tied)`,
+    config: {
+      model_type: 't5',
+      architectures: ['T5ForConditionalGeneration'],
+      vocab_size: vocab,
+      d_model: d,
+      d_kv: dKv,
+      d_ff: ff,
+      num_layers: layers,
+      num_decoder_layers: layers,
+      num_heads: heads,
+      relative_attention_num_buckets: 32,
+      relative_attention_max_distance: 128,
+      feed_forward_proj: 'relu',
+      layer_norm_epsilon: 1e-6,
+      tie_word_embeddings: true,
+      n_positions: 512,
+      pad_token_id: 0,
+      eos_token_id: 1,
+      decoder_start_token_id: 0,
+    },
+    tensors,
+  };
+}
+
+/**
+ * all-MiniLM-L6-v2's shape (BERT: 6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, 512 positions), for the
+ * encoder benchmark. `readPerToken` has no meaning for an encoder; every matrix is marked as read.
+ */
+export function bertSpec(o: { name?: string; d?: number; layers?: number; heads?: number; ffn?: number; vocab?: number; positions?: number } = {}): BenchModelSpec {
+  const { name = 'minilm-l6', d = 384, layers = 6, heads = 12, ffn = 1536, vocab = 30522, positions = 512 } = o;
+  const t = (n: string, shape: number[], init: TensorSpec['init'] = 'random'): TensorSpec => ({ name: n, shape, init, readPerToken: true });
+  const norm = (p: string) => [t(`${p}.weight`, [d], 'ones'), t(`${p}.bias`, [d], 'zeros')];
+  const dense = (p: string, outF: number, inF: number) => [t(`${p}.weight`, [outF, inF]), t(`${p}.bias`, [outF], 'zeros')];
+  const tensors = [t('embeddings.word_embeddings.weight', [vocab, d]), t('embeddings.position_embeddings.weight', [positions, d]), t('embeddings.token_type_embeddings.weight', [2, d]), ...norm('embeddings.LayerNorm')];
+  for (let i = 0; i < layers; i++) {
+    const p = `encoder.layer.${i}.`;
+    tensors.push(
+      ...dense(p + 'attention.self.query', d, d),
+      ...dense(p + 'attention.self.key', d, d),
+      ...dense(p + 'attention.self.value', d, d),
+      ...dense(p + 'attention.output.dense', d, d),
+      ...norm(p + 'attention.output.LayerNorm'),
+      ...dense(p + 'intermediate.dense', ffn, d),
+      ...dense(p + 'output.dense', d, ffn),
+      ...norm(p + 'output.LayerNorm'),
+    );
+  }
+  tensors.push(...dense('pooler.dense', d, d));
+  return {
+    name,
+    description: `BERT shape (${layers} layers, hidden ${d}, ${heads} heads, FFN ${ffn}, vocab ${vocab})`,
+    config: {
+      model_type: 'bert',
+      architectures: ['BertModel'],
+      vocab_size: vocab,
+      hidden_size: d,
+      num_hidden_layers: layers,
+      num_attention_heads: heads,
+      intermediate_size: ffn,
+      hidden_act: 'gelu',
+      max_position_embeddings: positions,
+      type_vocab_size: 2,
+      layer_norm_eps: 1e-12,
+      pad_token_id: 0,
+      position_embedding_type: 'absolute',
+    },
+    tensors,
+  };
+}
+
+export const BENCH_MODELS: Record<string, () => BenchModelSpec> = { 'gpt2-124m': gpt2, 'smollm2-135m': smollm2, 't5-small': () => t5Spec(), 'minilm-l6': () => bertSpec() };
 
 const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -148,11 +250,16 @@ export async function ensureBenchModel(name: string): Promise<{ dir: string; spe
   const partial = `${dir}.partial-${process.pid}`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
-  await writeFile(join(partial, 'config.json'), JSON.stringify(spec.config, null, 2));
-  await writeSafetensors(join(partial, 'model.safetensors'), spec.tensors, 0x5eed);
+  await writeModel(partial, spec);
   await rm(dir, { recursive: true, force: true });
   await rename(partial, dir);
   return { dir, spec };
+}
+
+/** config.json and model.safetensors of `spec` into the folder `dir` (which must exist). */
+export async function writeModel(dir: string, spec: BenchModelSpec, seed = 0x5eed): Promise<void> {
+  await writeFile(join(dir, 'config.json'), JSON.stringify(spec.config, null, 2));
+  await writeSafetensors(join(dir, 'model.safetensors'), spec.tensors, seed);
 }
 
 /** safetensors: u64 header length, JSON header padded with spaces to 8 bytes, then the f32 data in order. */

@@ -23,8 +23,31 @@ export type { LoadProgress } from './files/model-files.js';
 export { clearCache, listCache, type CacheEntry, type CacheOptions } from './files/cache.js';
 
 // models
-export { loadModel, LOAD_DTYPES, type CausalLM, type DecoderConfig, type LoadDType, type LoadedModel } from './models/model.js';
+export {
+  loadModel,
+  loadEncoder,
+  loadSeq2Seq,
+  loadLanguageModel,
+  LOAD_DTYPES,
+  type LoadDType,
+  type CausalLM,
+  type Seq2SeqLM,
+  type Seq2SeqConfig,
+  type DecoderConfig,
+  type LoadedModel,
+  type EncoderModel,
+  type EncoderConfig,
+  type EncoderBatch,
+  type EncoderOutput,
+  type HiddenStates,
+  type Model,
+  type Pooling,
+} from './models/model.js';
 export type { LoadModelOptions } from './models/load.js';
+
+// encoder tasks
+export { embed, cosineSimilarity, type EmbedOptions, type TokenInput } from './tasks/embed.js';
+export { classify, type Classification, type Entity, type LabelScore, type ClassifyOptions } from './tasks/classify.js';
 
 // tokenizers
 export { Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromGguf, tokenizerFromLlama2c } from './tokenizers/index.js';
@@ -40,5 +63,8 @@ export {
   type FinishReason,
   type ChatMessage,
   type LanguageModel,
+  type BeamSequence,
 } from './generation/generate.js';
+export { type BeamOptions } from './generation/beam.js';
+export { type ConstraintOptions } from './generation/processors.js';
 export { Sampler, Rng, type SamplingOptions } from './generation/sampling.js';

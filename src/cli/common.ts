@@ -8,8 +8,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WeftError } from '../errors.js';
 import { checkGenerateOptions, type GenerateOptions } from '../generation/generate.js';
 import type { LoadProgress } from '../files/model-files.js';
-import { loadModel, type LoadedModel } from '../models/model.js';
-import type { LoadDType } from '../models/load.js';
+import { loadEncoder, loadLanguageModel, type LoadDType, type LoadModelOptions } from '../models/load.js';
+import { loadModel, type CausalLM, type EncoderModel, type LoadedModel, type Seq2SeqLM } from '../models/model.js';
 
 /** The default model shipped in the package (llama2.c's stories260K, MIT): see the README. */
 export const EMBEDDED_MODEL = fileURLToPath(new URL('../../assets/stories260K.bin', import.meta.url));
@@ -17,12 +17,15 @@ export const EMBEDDED_TOKENIZER = fileURLToPath(new URL('../../assets/tok512.bin
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
-type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof HELP; strict: true; allowPositionals: false }>>;
+type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof HELP; strict: true; allowPositionals: boolean }>>;
 
-/** node's parseArgs, strict, with a --help flag, and its errors as WeftError E_OPTION (they name the option). */
-export function parseOptions<T extends Options>(argv: string[], options: T, usage: string): Parsed<T> {
+/**
+ * node's parseArgs, strict, with a --help flag, and its errors as WeftError E_OPTION (they name the option).
+ * `allowPositionals`: the command takes TEXT arguments (after `--`, even ones starting with --).
+ */
+export function parseOptions<T extends Options>(argv: string[], options: T, usage: string, allowPositionals = false): Parsed<T> {
   try {
-    return parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals: false });
+    return parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals });
   } catch (e) {
     throw new WeftError('E_OPTION', `${(e as Error).message}\n${usage}`);
   }
@@ -48,21 +51,38 @@ export const MODEL_USAGE = `  --model SOURCE           a model folder (config.js
  * Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). NaN/Inf weights are
  * allowed (some checkpoints carry them in unused rows) but reported on stderr.
  */
-export async function loadModelFromOptions(
-  values: { model?: string; tokenizer?: string; 'context-length'?: string; 'no-cache'?: boolean; dtype?: string },
+export async function loadModelFromOptions(values: ModelValues, embeddedDefault: boolean): Promise<LoadedModel<CausalLM>> {
+  return loadFromOptions(values, embeddedDefault, loadModel);
+}
+
+/** As loadModelFromOptions, for the encoder commands (embed, classify). */
+export async function loadEncoderFromOptions(values: ModelValues): Promise<LoadedModel<EncoderModel>> {
+  return loadFromOptions(values, false, loadEncoder);
+}
+
+/** As loadModelFromOptions, for commands that also run encoder-decoder models (generate, forward). */
+export async function loadLanguageModelFromOptions(values: ModelValues, embeddedDefault: boolean): Promise<LoadedModel<CausalLM | Seq2SeqLM>> {
+  return loadFromOptions(values, embeddedDefault, loadLanguageModel);
+}
+
+type ModelValues = { model?: string; tokenizer?: string; 'context-length'?: string; 'no-cache'?: boolean; dtype?: string };
+
+async function loadFromOptions<L extends { nonFinite: number; source: string }>(
+  values: ModelValues,
   embeddedDefault: boolean,
-): Promise<LoadedModel> {
+  load: (path: string, o: LoadModelOptions) => Promise<L>,
+): Promise<L> {
   const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
   const dtype = values.dtype as LoadDType | undefined; // loadModel names a bad value
   if (values.model === undefined && !embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
   const bar = process.stderr.isTTY ? progressBar(process.stderr) : undefined;
   const options = { contextLength, dtype, cache: values['no-cache'] ? false : undefined, onProgress: bar?.update };
-  let lm: LoadedModel;
+  let lm: L;
   try {
     lm =
       values.model === undefined
-        ? await loadModel(EMBEDDED_MODEL, { ...options, tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER })
-        : await loadModel(values.model, { ...options, tokenizer: values.tokenizer });
+        ? await load(EMBEDDED_MODEL, { ...options, tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER })
+        : await load(values.model, { ...options, tokenizer: values.tokenizer });
   } finally {
     bar?.done();
   }
@@ -117,6 +137,14 @@ export const SAMPLING_OPTIONS = {
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   'truncate-prompt': { type: 'boolean' },
+  'no-repeat-ngram-size': { type: 'string' },
+  'min-new-tokens': { type: 'string' },
+  'forced-bos-token-id': { type: 'string' },
+  'forced-eos-token-id': { type: 'string' },
+  'num-beams': { type: 'string' },
+  'length-penalty': { type: 'string' },
+  'early-stopping': { type: 'string' },
+  'num-return-sequences': { type: 'string' },
 } as const;
 
 export const SAMPLING_USAGE = `  --max-new-tokens N       tokens to generate at most (default 256)
@@ -127,7 +155,13 @@ export const SAMPLING_USAGE = `  --max-new-tokens N       tokens to generate at 
   --seed S                 seed of the sampler's PRNG (same seed, same text)
   --stop TEXT              stop before this text (repeatable)
   --truncate-prompt        drop the oldest prompt tokens (keeping BOS) when the prompt and --max-new-tokens do not fit
-                           in the context, instead of failing`;
+                           in the context, instead of failing
+  --no-repeat-ngram-size N, --min-new-tokens N, --forced-bos-token-id ID, --forced-eos-token-id ID
+                           Hugging Face's logits processors of the same names
+  --num-beams N            beam search with N beams (Hugging Face semantics; 1 = off); prints the best beam
+  --length-penalty L       beam scores are log-probability sums / length^L (default 1)
+  --early-stopping E       true, false (default) or never
+  --num-return-sequences N the N best beams (with --json: "sequences")`;
 
 /** The generation options given on the command line, checked before any model is loaded. */
 export function samplingFromOptions(values: Partial<Record<keyof typeof SAMPLING_OPTIONS, string | string[] | boolean>>): GenerateOptions {
@@ -145,6 +179,14 @@ export function samplingFromOptions(values: Partial<Record<keyof typeof SAMPLING
     seed: int('seed', 0),
     stop: values.stop as string[] | undefined,
     truncate_prompt: values['truncate-prompt'] as boolean | undefined,
+    no_repeat_ngram_size: int('no-repeat-ngram-size', 0),
+    min_new_tokens: int('min-new-tokens', 0),
+    forced_bos_token_id: int('forced-bos-token-id', 0),
+    forced_eos_token_id: int('forced-eos-token-id', 0),
+    num_beams: int('num-beams', 0),
+    length_penalty: num('length-penalty'),
+    early_stopping: values['early-stopping'] === undefined ? undefined : parseEarlyStopping(values['early-stopping'] as string),
+    num_return_sequences: int('num-return-sequences', 0),
   };
   try {
     checkGenerateOptions(options, Infinity);
@@ -154,6 +196,12 @@ export function samplingFromOptions(values: Partial<Record<keyof typeof SAMPLING
     throw e;
   }
   return options;
+}
+
+function parseEarlyStopping(text: string): boolean | 'never' {
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (text === 'never') return 'never';
+  throw new WeftError('E_OPTION', `option --early-stopping must be true, false or never, got '${text}'`);
 }
 
 export function parseNumber(text: string, option: string): number {

@@ -5,7 +5,7 @@
 import { WeftError } from '../errors.js';
 import { stream, type GenerateResult } from '../generation/generate.js';
 import {
-  loadModelFromOptions,
+  loadLanguageModelFromOptions,
   MODEL_OPTIONS,
   MODEL_USAGE,
   parseIdList,
@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   const prompt = values.ids !== undefined ? parseIdList(values.ids, '--ids') : (values.prompt ?? '');
   const options = samplingFromOptions(values);
 
-  const lm = await loadModelFromOptions(values, true);
+  const lm = await loadLanguageModelFromOptions(values, true);
   try {
     const result = await withInterrupt(async (signal) => {
       const pieces = stream(lm, prompt, { ...options, signal });
@@ -73,5 +73,6 @@ function jsonResult(r: GenerateResult, loadMs: number) {
     finish_reason: r.finishReason,
     timings: { load_ms: loadMs, prefill_tokens_per_s: r.timings.prefillTokensPerS, decode_tokens_per_s: r.timings.decodeTokensPerS },
     peak_memory_bytes: peakMemoryBytes(),
+    ...(r.sequences ? { sequences: r.sequences.map((s) => ({ text: s.text, token_ids: s.ids, score: s.score })) } : {}),
   };
 }

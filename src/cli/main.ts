@@ -12,6 +12,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   forward: { summary: 'print raw logits for token ids (for exactness checks)', load: () => import('./forward.js') },
   tokenize: { summary: 'print the token ids of a text', load: () => import('./tokenize.js') },
   cache: { summary: 'list (ls) or delete (clear) the models downloaded from URLs and hub ids', load: () => import('./cache.js') },
+  embed: { summary: 'print embedding vectors of texts from an encoder (BERT family)', load: () => import('./embed.js') },
+  classify: { summary: 'print labels and scores from an encoder with a classification head', load: () => import('./classify.js') },
 };
 
 /** The package's version, from the package.json two folders up (src/cli or dist/cli). */

@@ -128,7 +128,10 @@ class HeaderReader {
   private buf: Uint8Array = new Uint8Array(0);
   private view = new DataView(this.buf.buffer);
   private bufStart = 0;
-  private readonly text = new TextDecoder('utf-8');
+  // ignoreBOM: keep a leading U+FEFF. The default strips it from every decoded string, which turned
+  // SentencePiece's vocabulary piece "\uFEFF" (id 30143 in Llama 2's vocabulary) into "" and lost it: text with a
+  // byte-order mark then fell back to three byte tokens where llama.cpp has one piece.
+  private readonly text = new TextDecoder('utf-8', { ignoreBOM: true });
 
   constructor(readonly source: ByteSource) {}
 

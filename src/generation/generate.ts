@@ -4,15 +4,23 @@
  * whole result; `chat` renders messages through the tokenizer's chat template first and keeps the KV cache of the
  * previous turn when the new prompt starts with it.
  *
+ * An encoder-decoder model (T5, BART, Marian) encodes the prompt once and generates from decoder_start_token_id;
+ * `promptIds` are then the encoder's ids and `ids` the decoder's, without the start id.
+ *
+ * With num_beams > 1, beam search (beam.ts) replaces the token-by-token loop: the text comes in one piece at the
+ * end (the best beam is known only then), and `sequences` holds the num_return_sequences best hypotheses.
+ *
  * Stopping, checked after every token: an EOS id (the model's, from generation_config.json / GGUF metadata; the
  * llama2.c loader lists BOS = 1, as run.c stops there), a stop string, max_new_tokens, the end of the context, or
  * the AbortSignal.
  */
 import { WeftError } from '../errors.js';
-import type { CausalLM, LoadedModel } from '../models/model.js';
+import type { CausalLM, LoadedModel, Seq2SeqLM } from '../models/model.js';
+import { beamSearch, checkBeamOptions, type BeamDecoder, type BeamOptions } from './beam.js';
+import { checkConstraintOptions, type ConstraintOptions } from './processors.js';
 import { checkSamplingOptions, Sampler, type SamplingOptions } from './sampling.js';
 
-export interface GenerateOptions extends SamplingOptions {
+export interface GenerateOptions extends SamplingOptions, ConstraintOptions, BeamOptions {
   /** Tokens to generate at most (default 256, llama2.c's default). Generation also ends at the context's end. */
   max_new_tokens?: number;
   /** Text that ends generation when produced; it is not part of the output. */
@@ -57,10 +65,19 @@ export interface GenerateResult {
   promptIds: number[];
   finishReason: FinishReason;
   timings: GenerationTimings;
+  /** Beam search only: the num_return_sequences best hypotheses, best first (the first is `ids` / `text`). */
+  sequences?: BeamSequence[];
 }
 
-/** What generation needs of a loaded model. */
-export type LanguageModel = Pick<LoadedModel, 'model' | 'tokenizer' | 'generationConfig'>;
+export interface BeamSequence {
+  ids: number[];
+  text: string;
+  /** Summed log-probability / generated length ** length_penalty (HF's sequences_scores). */
+  score: number;
+}
+
+/** What generation needs of a loaded model: a decoder-only or an encoder-decoder language model. */
+export type LanguageModel = Pick<LoadedModel<CausalLM | Seq2SeqLM>, 'model' | 'tokenizer' | 'generationConfig'>;
 
 export interface ChatMessage {
   role: string;
@@ -122,13 +139,24 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
   if (stops.length && !tokenizer) throw new WeftError('E_OPTION', 'option stop needs a tokenizer to see the text; this model has none');
   const eosIds = new Set(o.eos_token_id === undefined ? model.config.eosTokenIds : typeof o.eos_token_id === 'number' ? [o.eos_token_id] : o.eos_token_id);
   const truncate = o.truncate_prompt ?? false;
-  const promptIds = fitToContext(promptToIds(lm, prompt, o.add_special_tokens ?? true, truncate), model.config, maxNewTokens, truncate);
+  // (an encoder-decoder's input is the encoder's, which the decoder's context does not bound)
+  const inputIds = promptToIds(lm, prompt, o.add_special_tokens ?? true, truncate || model.kind === 'encoder-decoder');
+  // The decoder's prompt: the prompt itself, or (encoder-decoder) the start id after encoding the prompt once.
+  let promptIds: number[];
+  if (model.kind === 'encoder-decoder') {
+    model.encode(inputIds);
+    promptIds = [model.config.decoderStartTokenId];
+  } else {
+    promptIds = fitToContext(inputIds, model.config, maxNewTokens, truncate);
+  }
+  if ((o.num_beams ?? 1) > 1) return yield* runBeams(lm, model.kind === 'encoder-decoder' ? inputIds : promptIds, promptIds, o, maxNewTokens, [...eosIds], stops.length > 0);
 
-  const sampler = new Sampler(o, promptIds);
+  const sampler = new Sampler(o, promptIds, { maxLength: promptIds.length + maxNewTokens, eosIds: [...eosIds] });
   // The decoder sees the prompt first (its output discarded) so the first generated piece is decoded in context:
-  // SentencePiece drops the leading space only of the sequence's first piece, llama2.c only right after BOS.
-  const decoder = tokenizer?.streamDecoder({ skip_special_tokens: true });
-  if (decoder) for (const id of promptIds) decoder.push(id);
+  // SentencePiece drops the leading space only of the sequence's first piece, llama2.c only right after BOS. An
+  // encoder-decoder's output is a sequence of its own: nothing comes before its first piece.
+  const decoder = tokenizer?.streamDetokenizer({ skip_special_tokens: true });
+  if (decoder && model.kind === 'causal-lm') for (const id of promptIds) decoder.push(id);
   const stopFilter = new StopStrings(stops);
 
   const ids: number[] = [];
@@ -138,7 +166,7 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
 
   if (finishReason === null) {
     const start = performance.now();
-    const prefill = prefillWithCache(model, promptIds, o.reuse_cache ?? false);
+    const prefill = prefillWithCache(model, promptIds, (o.reuse_cache ?? false) && model.kind === 'causal-lm');
     let logits = checkLogits(prefill.logits, 0);
     timings.prefillTokens = prefill.tokens;
     timings.prefillMs = performance.now() - start;
@@ -191,9 +219,70 @@ async function* run(lm: LanguageModel, prompt: string | number[], options: Gener
       yield tail;
     }
   }
-  timings.prefillTokensPerS = timings.prefillMs > 0 ? (timings.prefillTokens * 1000) / timings.prefillMs : 0;
-  timings.decodeTokensPerS = timings.decodeMs > 0 ? (timings.decodeTokens * 1000) / timings.decodeMs : 0;
-  return { text, ids, promptIds, finishReason: finishReason!, timings };
+  return { text, ids, promptIds: model.kind === 'encoder-decoder' ? inputIds : promptIds, finishReason: finishReason!, timings: withRates(timings) };
+}
+
+/**
+ * Beam search from the decoder prompt (beam.ts). The model's cache keeps the prompt afterwards. The text arrives
+ * in one piece, once the best hypothesis is known. `reportedPromptIds`: the result's promptIds (the encoder's
+ * input for an encoder-decoder).
+ */
+async function* runBeams(
+  lm: LanguageModel,
+  reportedPromptIds: number[],
+  promptIds: number[],
+  o: GenerateOptions,
+  maxNewTokens: number,
+  eosIds: number[],
+  hasStops: boolean,
+): AsyncGenerator<string, GenerateResult, void> {
+  const { model, tokenizer } = lm;
+  if (o.temperature) throw new WeftError('E_OPTION', `option num_beams > 1 is beam search, which does not sample: temperature must be 0 (got ${o.temperature})`);
+  if (hasStops) throw new WeftError('E_OPTION', 'option stop is not supported with num_beams > 1 (a stop string would end one beam, not the search)');
+  if (!model.beginBeams || !model.stepBeams || !model.endBeams) throw new WeftError('E_UNSUPPORTED', `beam search is not available for ${model.config.modelType} models`);
+  const timings: GenerationTimings = { prefillTokens: 0, prefillMs: 0, timeToFirstTokenMs: 0, decodeTokens: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0 };
+  const start = performance.now();
+  const room = Math.min(maxNewTokens, model.config.contextLength - promptIds.length);
+  if (maxNewTokens === 0 || o.signal?.aborted || room <= 0) {
+    return { text: '', ids: [], promptIds: reportedPromptIds, finishReason: o.signal?.aborted && maxNewTokens > 0 ? 'abort' : 'length', timings, sequences: [] };
+  }
+  const firstLogits = checkLogits(prefillWithCache(model, promptIds, false).logits, 0);
+  timings.prefillTokens = promptIds.length;
+  timings.prefillMs = performance.now() - start;
+  let lastYield = performance.now();
+  const beamModel = model as BeamDecoder & typeof model;
+  const search = await beamSearch(beamModel, firstLogits, {
+    promptIds,
+    maxNewTokens: room,
+    eosIds,
+    options: o,
+    signal: o.signal,
+    pause: async () => {
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+    },
+  });
+  model.truncate(promptIds.length); // what the record of prefillWithCache says the cache holds
+  timings.timeToFirstTokenMs = performance.now() - start;
+  timings.decodeTokens = search.steps;
+  timings.decodeMs = timings.timeToFirstTokenMs - timings.prefillMs;
+  const decode = (ids: number[]) => tokenizer?.decode(ids, { skip_special_tokens: true }) ?? '';
+  const sequences = search.hypotheses.map((h) => ({ ids: h.ids, text: decode(h.ids), score: h.score }));
+  const best = search.hypotheses[0];
+  const text = sequences[0]?.text ?? '';
+  if (text) yield text;
+  const finishReason: FinishReason = search.aborted ? 'abort' : best?.finishedByEos ? 'eos' : 'length';
+  return { text, ids: best?.ids ?? [], promptIds: reportedPromptIds, finishReason, timings: withRates(timings), sequences };
+}
+
+function withRates(t: GenerationTimings): GenerationTimings {
+  return {
+    ...t,
+    prefillTokensPerS: t.prefillMs > 0 ? (t.prefillTokens * 1000) / t.prefillMs : 0,
+    decodeTokensPerS: t.decodeMs > 0 ? (t.decodeTokens * 1000) / t.decodeMs : 0,
+  };
 }
 
 /**
@@ -214,6 +303,8 @@ function fitToContext(ids: number[], config: CausalLM['config'], maxNewTokens: n
  */
 export function checkGenerateOptions(o: GenerateOptions, vocabSize: number): void {
   checkSamplingOptions(o, vocabSize);
+  checkConstraintOptions(o, vocabSize);
+  checkBeamOptions(o);
   if (o.max_new_tokens !== undefined && !(Number.isInteger(o.max_new_tokens) && o.max_new_tokens >= 0)) {
     throw new WeftError('E_OPTION', `option max_new_tokens must be an integer ≥ 0, got ${o.max_new_tokens}`);
   }
@@ -273,11 +364,13 @@ function checkLogits(logits: Float32Array, step: number): Float32Array {
 /**
  * Fills in sampling defaults from generation_config.json the way HF does: the config's temperature, top_k, top_p
  * apply only when it says do_sample: true; without do_sample and without an explicit temperature, decoding is
- * greedy. min_p and repetition_penalty apply whenever the config gives them. Explicit options always win. The
- * file's values are checked as the file's (an error names generation_config.json, not an option of the caller).
+ * greedy. min_p, repetition_penalty, the beam options (num_beams, length_penalty, early_stopping) and the
+ * sequence processors apply whenever the config gives them. Explicit options always win. The file's sampling
+ * values are checked as the file's (an error names generation_config.json, not an option of the caller).
  */
 function withGenerationConfig(options: GenerateOptions, config: Record<string, unknown>, vocabSize: number): GenerateOptions {
   const sampling = config.do_sample === true;
+  const num = (key: string) => (typeof config[key] === 'number' ? (config[key] as number) : undefined);
   const fromFile: SamplingOptions = {
     temperature: sampling ? ((config.temperature as number | undefined) ?? 1) : 0,
     top_k: sampling ? (config.top_k as number | undefined) : undefined,
@@ -294,6 +387,15 @@ function withGenerationConfig(options: GenerateOptions, config: Record<string, u
     top_p: options.top_p ?? fromFile.top_p,
     min_p: options.min_p ?? fromFile.min_p,
     repetition_penalty: options.repetition_penalty ?? fromFile.repetition_penalty,
+    // beam search and the sequence processors, as HF's generate reads them from the generation config
+    num_beams: options.num_beams ?? num('num_beams'),
+    length_penalty: options.length_penalty ?? num('length_penalty'),
+    early_stopping: options.early_stopping ?? (typeof config.early_stopping === 'boolean' || config.early_stopping === 'never' ? config.early_stopping : undefined),
+    no_repeat_ngram_size: options.no_repeat_ngram_size ?? num('no_repeat_ngram_size'),
+    bad_words_ids: options.bad_words_ids ?? (Array.isArray(config.bad_words_ids) ? (config.bad_words_ids as number[][]) : undefined),
+    min_new_tokens: options.min_new_tokens ?? num('min_new_tokens'),
+    forced_bos_token_id: options.forced_bos_token_id ?? num('forced_bos_token_id'),
+    forced_eos_token_id: options.forced_eos_token_id ?? num('forced_eos_token_id'),
   };
 }
 
@@ -320,9 +422,9 @@ function promptToIds(lm: LanguageModel, prompt: string | number[], addSpecialTok
 // ---- the KV cache across calls -------------------------------------------------------------------------------------
 
 /** The ids whose keys and values each model's cache holds, in order, as far as this module fed them. */
-const cachedIds = new WeakMap<CausalLM, number[]>();
+const cachedIds = new WeakMap<LanguageModel['model'], number[]>();
 
-function forwardTracked(model: CausalLM, ids: number[]): Float32Array {
+function forwardTracked(model: LanguageModel['model'], ids: number[]): Float32Array {
   const logits = model.forward(ids);
   cachedIds.get(model)?.push(...ids);
   return logits;
@@ -333,7 +435,7 @@ function forwardTracked(model: CausalLM, ids: number[]): Float32Array {
  * the record matches the cache: someone else may have called forward since). At least the last prompt token is
  * always run, for its logits.
  */
-function prefillWithCache(model: CausalLM, promptIds: number[], reuse: boolean): { logits: Float32Array; tokens: number } {
+function prefillWithCache(model: LanguageModel['model'], promptIds: number[], reuse: boolean): { logits: Float32Array; tokens: number } {
   const cached = cachedIds.get(model);
   let keep = 0;
   if (reuse && cached && cached.length === model.cacheLength) {

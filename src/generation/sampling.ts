@@ -7,6 +7,7 @@
  * top-k, top-p and min-p filter the distribution, and one uniform draw picks a token from what remains.
  */
 import { WeftError } from '../errors.js';
+import { applyConstraints, type ConstraintOptions } from './processors.js';
 
 export interface SamplingOptions {
   /** 0 = greedy (argmax). Logits are divided by it before the filters. */
@@ -105,7 +106,7 @@ export function checkSamplingOptions(o: SamplingOptions, vocabSize: number, wher
 // ---- logit processors (in place) ----------------------------------------------------------------------------------
 
 /** logits[id] += bias for every entry of `bias` (OpenAI `logit_bias`). */
-export function applyLogitBias(logits: Float32Array, bias: Record<number, number>): void {
+export function applyLogitBias(logits: Float32Array | Float64Array, bias: Record<number, number>): void {
   for (const [id, b] of Object.entries(bias)) logits[Number(id)] += b;
 }
 
@@ -113,7 +114,7 @@ export function applyLogitBias(logits: Float32Array, bias: Record<number, number
  * Hugging Face's RepetitionPenaltyLogitsProcessor (from CTRL): once per distinct id in `seen`, a negative logit is
  * multiplied by the penalty and a positive one divided by it, so a penalty > 1 always lowers the token.
  */
-export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
+export function applyRepetitionPenalty(logits: Float32Array | Float64Array, seen: Iterable<number>, penalty: number): void {
   for (const id of new Set(seen)) {
     const l = logits[id];
     logits[id] = l < 0 ? l * penalty : l / penalty;
@@ -124,7 +125,7 @@ export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<numb
  * OpenAI's presence and frequency penalties: mu[j] -= c[j] × frequency + (c[j] > 0) × presence, where c[j] counts the
  * occurrences of token j in the text generated so far. `counts` maps id → c[j].
  */
-export function applyPresenceFrequencyPenalty(logits: Float32Array, counts: ReadonlyMap<number, number>, presence: number, frequency: number): void {
+export function applyPresenceFrequencyPenalty(logits: Float32Array | Float64Array, counts: ReadonlyMap<number, number>, presence: number, frequency: number): void {
   for (const [id, c] of counts) if (c > 0) logits[id] -= c * frequency + presence;
 }
 
@@ -223,34 +224,49 @@ export function drawFrom(dist: { ids: Int32Array; probs: Float64Array }, u: numb
 
 /**
  * What the generation loop needs to sample: the options resolved once, and per-sequence state (the PRNG, the ids
- * seen, the counts of generated ids).
+ * seen, the counts of generated ids, and the sequence itself for the constraint processors).
  */
 export class Sampler {
   private readonly rng: Rng;
   private readonly seen: Set<number>;
   private readonly generatedCounts = new Map<number, number>();
+  /** HF's input_ids: the prompt (or decoder start) and the ids chosen so far. */
+  private readonly ids: number[];
+  private readonly promptLength: number;
 
   constructor(
-    private readonly options: SamplingOptions,
+    private readonly options: SamplingOptions & ConstraintOptions,
     promptIds: readonly number[],
+    /** For the constraint processors: HF's max_length (prompt + max_new_tokens) and the EOS ids. */
+    private readonly limits: { maxLength: number; eosIds: readonly number[] } = { maxLength: Infinity, eosIds: [] },
   ) {
     this.rng = new Rng(options.seed ?? randomSeed());
     this.seen = new Set(promptIds);
+    this.ids = [...promptIds];
+    this.promptLength = promptIds.length;
   }
 
-  /** Picks the next id from `logits` (modified in place by the penalties and bias). */
+  /** Picks the next id from `logits` (modified in place by the penalties, bias and constraints). */
   next(logits: Float32Array): number {
     const o = this.options;
-    if (o.logit_bias) applyLogitBias(logits, o.logit_bias);
-    if (o.repetition_penalty !== undefined && o.repetition_penalty !== 1) applyRepetitionPenalty(logits, this.seen, o.repetition_penalty);
-    if (o.presence_penalty || o.frequency_penalty) {
-      applyPresenceFrequencyPenalty(logits, this.generatedCounts, o.presence_penalty ?? 0, o.frequency_penalty ?? 0);
-    }
+    applyPenalties(logits, o, this.seen, this.generatedCounts);
+    applyConstraints(logits, { ids: this.ids, promptLength: this.promptLength, ...this.limits }, o);
     const temperature = o.temperature ?? 1;
     const id = temperature === 0 ? argmax(logits) : drawFrom(samplingDistribution(logits, { ...o, temperature }), this.rng.nextFloat());
     if (id < 0) throw noCandidates();
     this.seen.add(id);
+    this.ids.push(id);
     this.generatedCounts.set(id, (this.generatedCounts.get(id) ?? 0) + 1);
     return id;
   }
+}
+
+/**
+ * Logit bias, repetition penalty (over `seen`: prompt and generated ids) and presence/frequency penalties (over the
+ * generated ids' counts), in place, in HF's order (sequence bias, then repetition penalty).
+ */
+export function applyPenalties(scores: Float32Array | Float64Array, o: SamplingOptions, seen: Iterable<number>, generatedCounts: ReadonlyMap<number, number>): void {
+  if (o.logit_bias) applyLogitBias(scores, o.logit_bias);
+  if (o.repetition_penalty !== undefined && o.repetition_penalty !== 1) applyRepetitionPenalty(scores, seen, o.repetition_penalty);
+  if (o.presence_penalty || o.frequency_penalty) applyPresenceFrequencyPenalty(scores, generatedCounts, o.presence_penalty ?? 0, o.frequency_penalty ?? 0);
 }

@@ -121,3 +121,14 @@ export function checkDecoderConfig(config: DecoderConfig, where: string, rotaryD
     throw new WeftError('E_FORMAT', `${where}: the rotary dimension ${rotaryDim} should be even and at most the head dimension ${config.headDim}`);
   }
 }
+
+/**
+ * The decoder's first id for an encoder-decoder model, as HF's `_get_decoder_start_token_id`: decoder_start_token_id
+ * from generation_config.json, then config.json, then bos_token_id; with none of them, an E_MISSING error.
+ */
+export function decoderStartTokenId(config: ConfigReader, generationConfig: Json): number {
+  const generation = new ConfigReader(generationConfig, 'generation_config.json');
+  for (const reader of [generation, config]) if (reader.has('decoder_start_token_id')) return reader.int('decoder_start_token_id');
+  for (const reader of [generation, config]) if (reader.has('bos_token_id')) return reader.int('bos_token_id');
+  throw new WeftError('E_MISSING', `${config.where}: an encoder-decoder model needs "decoder_start_token_id" (or "bos_token_id") to start the decoder; neither it nor generation_config.json gives one`);
+}

@@ -6,13 +6,13 @@
  * packing pass. llama.cpp's GGUF converter has transposed them already.
  */
 import type { Runtime } from '../runtime/runtime.js';
-import { Decoder, type DecoderLayer } from './blocks/decoder.js';
-import type { Activation } from './blocks/mlp.js';
+import { TransformerLM } from './blocks/transformer-lm.js';
+import type { TransformerLayer } from './blocks/layer.js';
+import type { Activation } from '../runtime/ops.js';
 import type { Norm } from './blocks/norm.js';
 import { WeightLoader } from './blocks/weights.js';
 import { checkDecoderConfig, contextCapacity, specialTokenIds, type ConfigReader } from './config.js';
-import type { DecoderConfig } from './model.js';
-import type { Architecture, BuildOptions, ModelSource } from './registry.js';
+import type { Architecture, BuildOptions, DecoderConfig, ModelSource } from './model.js';
 import { WeftError } from '../errors.js';
 
 export interface Gpt2Config extends DecoderConfig {
@@ -143,17 +143,17 @@ async function build(rt: Runtime, source: ModelSource, options: BuildOptions) {
 
     const { tokenEmbedding, lmHead } = await loader.embeddingAndHead(names.tokenEmbedding, names.lmHead, vocabSize, d);
     const positionEmbedding = await loader.table(names.positionEmbedding, config.nPositions, d);
-    const layers: DecoderLayer[] = [];
+    const layers: TransformerLayer[] = [];
     for (let i = 0; i < config.nLayers; i++) {
       const n = names.layer(i);
       layers.push({
         attentionNorm: await layerNorm(n.attentionNorm),
         attention: {
-          qkv: await linear(n.qkv, 3 * d, d),
-          qkvBias: await bias(n.qkv, 3 * d),
+          projections: { kind: 'fused', qkv: await linear(n.qkv, 3 * d, d), bias: await bias(n.qkv, 3 * d) },
           output: await linear(n.attentionOutput, d, d),
           outputBias: await bias(n.attentionOutput, d),
         },
+        cross: null,
         mlpNorm: await layerNorm(n.mlpNorm),
         mlp: {
           kind: 'plain',
@@ -167,7 +167,7 @@ async function build(rt: Runtime, source: ModelSource, options: BuildOptions) {
     }
     const finalNorm = await layerNorm(names.finalNorm);
     const weights = { tokenEmbedding, positionEmbedding, layers, finalNorm, lmHead, allocations: loader.allocations };
-    const model = new Decoder(rt, config, weights, null);
+    const model = new TransformerLM(rt, config, weights, null);
     return { model, weightBytes: loader.weightBytes, nonFinite: loader.nonFinite };
   } catch (e) {
     loader.freeAll();

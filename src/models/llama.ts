@@ -9,13 +9,13 @@
 import { WeftError } from '../errors.js';
 import { readTensorF32 } from '../formats/weights.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { Decoder, type DecoderLayer } from './blocks/decoder.js';
+import { TransformerLM } from './blocks/transformer-lm.js';
+import type { TransformerLayer } from './blocks/layer.js';
 import type { Norm } from './blocks/norm.js';
 import { ropeScalingFromHf, type RopeConfig, type RopeScaling } from './blocks/rope.js';
 import { WeightLoader } from './blocks/weights.js';
 import { checkDecoderConfig, contextCapacity, specialTokenIds, type ConfigReader } from './config.js';
-import type { DecoderConfig } from './model.js';
-import type { Architecture, BuildOptions, BuiltModel, ModelSource } from './registry.js';
+import type { Architecture, BuildOptions, BuiltModel, DecoderConfig, ModelSource } from './model.js';
 
 export interface LlamaConfig extends DecoderConfig {
   ffnSize: number;
@@ -175,21 +175,26 @@ export async function buildLlamaFamily(rt: Runtime, source: ModelSource, options
   try {
     const rmsNorm = async (name: string): Promise<Norm> => ({ kind: 'rms', weight: await loader.vector([name], [d]), bias: null, eps: config.rmsNormEps });
     const { tokenEmbedding, lmHead } = await loader.embeddingAndHead(names.tokenEmbedding, names.lmHead, vocabSize, d);
-    const layers: DecoderLayer[] = [];
+    const layers: TransformerLayer[] = [];
     for (let i = 0; i < config.nLayers; i++) {
       const n = names.layer(i);
       const qkv = [n.q, n.k, n.v];
       layers.push({
         attentionNorm: await rmsNorm(n.attentionNorm),
         attention: {
-          qkv: await loader.linear(qkv.map((p) => `${p}.weight`), qkvRows, d),
-          qkvBias: config.qkvBias ? await loader.vector(qkv.map((p) => `${p}.bias`), qkvRows) : null,
+          projections: {
+            kind: 'fused',
+            qkv: await loader.linear(qkv.map((p) => `${p}.weight`), qkvRows, d),
+            bias: config.qkvBias ? await loader.vector(qkv.map((p) => `${p}.bias`), qkvRows) : null,
+          },
           output: await loader.linear([`${n.o}.weight`], [d], nHeads * headDim),
           outputBias: config.outputBias ? await loader.vector([`${n.o}.bias`], [d]) : null,
         },
+        cross: null,
         mlpNorm: await rmsNorm(n.mlpNorm),
         mlp: {
           kind: 'gated',
+          activation: 'silu',
           gate: await loader.linear([n.gate], [ffn], d),
           up: await loader.linear([n.up], [ffn], d),
           down: await loader.linear([n.down], [d], ffn),
@@ -198,7 +203,7 @@ export async function buildLlamaFamily(rt: Runtime, source: ModelSource, options
     }
     const finalNorm = await rmsNorm(names.finalNorm);
     const weights = { tokenEmbedding, positionEmbedding: null, layers, finalNorm, lmHead, allocations: loader.allocations };
-    const model = new Decoder(rt, config, weights, config.rope);
+    const model = new TransformerLM(rt, config, weights, config.rope);
     return { model, weightBytes: loader.weightBytes, nonFinite: loader.nonFinite };
   } catch (e) {
     loader.freeAll();

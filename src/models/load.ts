@@ -24,8 +24,8 @@ import type { QuantType } from '../runtime/quant.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigReader, type Json } from './config.js';
-import type { LoadedModel } from './model.js';
-import { architectureOf, type ModelSource } from './registry.js';
+import type { CausalLM, EncoderModel, LoadedModel, Model, ModelSource, Pooling, PoolingDefaults, Seq2SeqLM } from './model.js';
+import { architectureOf } from './registry.js';
 
 export interface LoadModelOptions extends SourceOptions {
   /** The Runtime to load into (shared by several models); a new one when absent. */
@@ -65,7 +65,39 @@ interface OpenedModel {
   tokenizer: ((modelVocab: number) => Promise<Tokenizer>) | null;
 }
 
-export async function loadModel(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel> {
+/** A decoder-only language model (for `generate`, `stream`, `chat`); another kind is an E_UNSUPPORTED error. */
+export async function loadModel(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel<CausalLM>> {
+  return loadOfKind(input, options, 'causal-lm', 'a decoder-only language model; load encoders with loadEncoder, encoder-decoders (T5, BART, Marian) with loadSeq2Seq');
+}
+
+/** An encoder-decoder language model (T5, BART, Marian; for `generate` and `stream`). */
+export async function loadSeq2Seq(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel<Seq2SeqLM>> {
+  return loadOfKind(input, options, 'encoder-decoder', 'an encoder-decoder; load it with loadModel (decoder-only) or loadEncoder');
+}
+
+/** Either kind of language model, for callers that generate from whatever they are given (the CLI). */
+export async function loadLanguageModel(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel<CausalLM | Seq2SeqLM>> {
+  return loadOfKind(input, options, ['causal-lm', 'encoder-decoder'], 'a language model for generation; load it with loadEncoder and use embed or classify');
+}
+
+/** An encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT; for `embed` and `classify`). */
+export async function loadEncoder(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel<EncoderModel>> {
+  return loadOfKind(input, options, 'encoder', 'an encoder; load it with loadModel and use generate');
+}
+
+async function loadOfKind<K extends Model['kind']>(input: ModelInput, options: LoadModelOptions, kind: K | K[], isNot: string): Promise<LoadedModel<Extract<Model, { kind: K }>>> {
+  const lm = await loadAny(input, options);
+  if (!(Array.isArray(kind) ? (kind as string[]).includes(lm.model.kind) : lm.model.kind === kind)) {
+    const what = lm.model.config.modelType;
+    lm.model.dispose();
+    if (!options.runtime) lm.model.runtime.dispose();
+    throw new WeftError('E_UNSUPPORTED', `${lm.source}: a ${what} model is not ${isNot}`);
+  }
+  return lm as LoadedModel<Extract<Model, { kind: K }>>;
+}
+
+/** Any model the registry knows, whatever its family. */
+export async function loadAny(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel<Model>> {
   const start = performance.now();
   checkOptions(options);
   const session = new LoadSession(options.onProgress, options.signal);
@@ -216,11 +248,12 @@ async function openHf(files: ModelFiles, dir: string, weights: string | null, se
   const hasTokenizer = (await files.open(`${dir}tokenizer.json`)) !== null;
   if (hasTokenizer) await files.open(`${dir}tokenizer_config.json`); // counted in the total now, read with the tokenizer
   const opened = await openSafetensorsFiles(files, weights ?? (dir ? `${dir}model.safetensors` : null));
+  const poolingDefaults = await readSentenceTransformers(files, dir, session);
   session.begin();
   const set = await readSafetensorsWeights(opened);
   return {
     modelType,
-    source: { format: 'hf', config: reader, generationConfig, weights: set },
+    source: { format: 'hf', config: reader, generationConfig, weights: set, poolingDefaults },
     tokenizer: hasTokenizer ? (vocab) => tokenizerFrom(files, `${dir}tokenizer.json`, vocab) : null,
   };
 }
@@ -249,7 +282,7 @@ async function openGgufModel(files: ModelFiles, main: string, session: LoadSessi
         return tokenizerFromGguf(first); // the header already read: the file is not opened again
       }
     : null;
-  return { modelType: config.string('general.architecture'), source: { format: 'gguf', config, generationConfig: {}, weights }, tokenizer };
+  return { modelType: config.string('general.architecture'), source: { format: 'gguf', config, generationConfig: {}, weights, poolingDefaults: ggufPooling(config) }, tokenizer };
 }
 
 /**
@@ -286,7 +319,7 @@ async function openLlama2cModel(files: ModelFiles, main: string, session: LoadSe
   const config = new ConfigReader(metadata, `${files.where(main)} header`);
   return {
     modelType: 'llama',
-    source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromLlama2c(file) },
+    source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromLlama2c(file), poolingDefaults: null },
     tokenizer: tokenizerName === null ? null : (vocab) => tokenizerFrom(files, tokenizerName, vocab),
   };
 }
@@ -296,12 +329,45 @@ function toJson(value: GgufValue): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
-/** A JSON object file of the set; null when absent and `requiredWhy` is null. */
-async function readJson(files: ModelFiles, name: string, requiredWhy: string | null, session: LoadSession): Promise<Json | null> {
+/** A JSON object file of the set (any JSON value with `object: false`); null when absent and `requiredWhy` is null. */
+async function readJson(files: ModelFiles, name: string, requiredWhy: string | null, session: LoadSession, object = true): Promise<Json | null> {
   const source = await files.open(name);
   if (!source) {
     if (requiredWhy === null) return null;
     throw new WeftError('E_MISSING', `${files.where(name)} is missing: ${requiredWhy}`);
   }
-  return parseJsonBytes(await source.read(0, source.size), files.where(name), 'E_FORMAT', { object: true }) as Json;
+  return parseJsonBytes(await source.read(0, source.size), files.where(name), 'E_FORMAT', { object }) as Json;
+}
+
+/**
+ * A sentence-transformers folder: modules.json lists a Pooling module (its config.json names one mode) and maybe a
+ * Normalize module. Null when there is no modules.json.
+ */
+async function readSentenceTransformers(files: ModelFiles, dir: string, session: LoadSession): Promise<PoolingDefaults | null> {
+  const modulesName = `${dir}modules.json`;
+  const modules = (await readJson(files, modulesName, null, session, false)) as unknown as Array<{ type?: unknown; path?: unknown }> | null;
+  if (modules === null) return null;
+  if (!Array.isArray(modules)) throw new WeftError('E_FORMAT', `${files.where(modulesName)}: should be a list of modules`);
+  const types = modules.map((m) => String(m?.type ?? ''));
+  const normalize = types.some((t) => t.endsWith('.Normalize'));
+  const poolingModule = modules.find((m) => String(m?.type ?? '').endsWith('.Pooling'));
+  if (!poolingModule) return { pooling: 'none', normalize };
+  const configName = `${dir}${String(poolingModule.path ?? '1_Pooling')}/config.json`;
+  const c = (await readJson(files, configName, 'modules.json names this Pooling module', session))!;
+  const modes: Record<string, Pooling> = { pooling_mode_cls_token: 'cls', pooling_mode_mean_tokens: 'mean', pooling_mode_max_tokens: 'max' };
+  const on = Object.keys(c).filter((k) => k.startsWith('pooling_mode_') && c[k] === true);
+  if (on.length !== 1 || !(on[0] in modes)) {
+    throw new WeftError('E_UNSUPPORTED', `${files.where(configName)}: pooling ${on.length ? on.join(' + ') : '(none set)'} is not supported; weft pools with exactly one of ${Object.keys(modes).join(', ')}`);
+  }
+  return { pooling: modes[on[0]!]!, normalize };
+}
+
+/** llama.cpp's `<arch>.pooling_type` (enum llama_pooling_type: 0 none, 1 mean, 2 cls, 3 last, 4 rank), for encoders. */
+function ggufPooling(config: ConfigReader): PoolingDefaults | null {
+  const arch = config.string('general.architecture');
+  const key = `${arch}.pooling_type`;
+  if (!config.has(key)) return null;
+  const pooling = ({ 0: 'none', 1: 'mean', 2: 'cls' } as Record<number, Pooling>)[config.int(key)];
+  // llama.cpp's embedding example L2-normalises by default (embd_normalize 2).
+  return pooling ? { pooling, normalize: true } : null;
 }

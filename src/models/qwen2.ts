@@ -4,7 +4,7 @@
  * the padding rows are real rows of the lm_head and are not masked, as Hugging Face does not mask them either.
  */
 import { buildLlamaFamily, type LlamaFamily } from './llama.js';
-import type { Architecture } from './registry.js';
+import type { Architecture } from './model.js';
 
 const QWEN2: LlamaFamily = { modelType: 'qwen2', defaultRopeTheta: 1e6, qkvBias: true, slidingWindowSwitch: 'use_sliding_window' };
 

@@ -3,42 +3,7 @@
  * loads one model type does not carry the others.
  */
 import { WeftError } from '../errors.js';
-import type { QuantType } from '../runtime/quant.js';
-import type { WeightSet } from '../formats/weights.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Decoder } from './blocks/decoder.js';
-import type { ConfigReader, Json } from './config.js';
-
-/** Everything an architecture reads to build its model. */
-export interface ModelSource {
-  /**
-   * 'hf': config.json + safetensors. 'gguf': GGUF metadata + tensors (llama.cpp names). A llama2.c `.bin` arrives
-   * as 'gguf' too: its tensors carry GGUF names and load.ts writes its header as GGUF metadata.
-   */
-  format: 'hf' | 'gguf';
-  /** config.json, or the GGUF metadata by key ("llama.block_count", ...). */
-  config: ConfigReader;
-  /** generation_config.json ({} when absent or for GGUF). */
-  generationConfig: Json;
-  weights: WeightSet;
-}
-
-export interface BuildOptions {
-  /** Cap on the KV cache (and RoPE table) length; the model's own maximum when absent or larger. */
-  contextLength?: number;
-  /** Quantize float weights to this type while loading (LoadModelOptions.dtype). */
-  quantize?: QuantType;
-}
-
-export interface BuiltModel {
-  model: Decoder;
-  weightBytes: number;
-  nonFinite: number;
-}
-
-export interface Architecture {
-  build(rt: Runtime, source: ModelSource, options: BuildOptions): Promise<BuiltModel>;
-}
+import type { Architecture } from './model.js';
 
 /** HF `model_type` (and GGUF `general.architecture`) → the module that runs it. */
 const ARCHITECTURES: Record<string, () => Promise<Architecture>> = {
@@ -46,6 +11,13 @@ const ARCHITECTURES: Record<string, () => Promise<Architecture>> = {
   llama: async () => (await import('./llama.js')).llama,
   mistral: async () => (await import('./llama.js')).mistral,
   qwen2: async () => (await import('./qwen2.js')).qwen2,
+  bert: async () => (await import('./bert.js')).bert,
+  roberta: async () => (await import('./roberta.js')).roberta,
+  'xlm-roberta': async () => (await import('./roberta.js')).xlmRoberta,
+  distilbert: async () => (await import('./distilbert.js')).distilbert,
+  t5: async () => (await import('./t5.js')).t5,
+  bart: async () => (await import('./bart.js')).bart,
+  marian: async () => (await import('./marian.js')).marian,
 };
 
 export const KNOWN_MODEL_TYPES: readonly string[] = Object.keys(ARCHITECTURES);

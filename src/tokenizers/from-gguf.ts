@@ -3,7 +3,7 @@ import type { GgufFile, GgufValue } from '../formats/gguf.js';
 import type { AddedToken } from './added-tokens.js';
 import { ByteFallbackDecoder } from './decoders/byte-fallback.js';
 import { ByteLevelDecoder } from './decoders/byte-level.js';
-import type { Decoder } from './decoders/decoder.js';
+import type { TokenDecoder } from './decoders/token-decoder.js';
 import { FuseDecoder } from './decoders/fuse.js';
 import { MetaspaceDecoder } from './decoders/metaspace.js';
 import { ReplaceDecoder } from './decoders/replace.js';
@@ -102,7 +102,7 @@ export function tokenizerFromGguf(file: GgufFile): Tokenizer {
   let normalizer: Normalizer | null = null;
   let preTokenizer: PreTokenizer | null = null;
   let model: TokenizerModel;
-  let decoder: Decoder;
+  let decoder: TokenDecoder;
   let defaults: { bos: number | null; eos: number | null; addBos: boolean; addEos: boolean };
   let withSeparators: { cls: number | null; sep: number | null } | null = null;
 
@@ -113,7 +113,7 @@ export function tokenizerFromGguf(file: GgufFile): Tokenizer {
       const escape = new Replace(' ', SPACE);
       normalizer = addSpacePrefix ? new NormalizerSequence([new Prepend(SPACE), escape]) : escape;
       model = new SentencePieceBpe({ tokens, scores, unkId: id('unknown_token_id', 0)! });
-      const parts: Decoder[] = [new ReplaceDecoder(SPACE, ' '), new ByteFallbackDecoder(), new FuseDecoder()];
+      const parts: TokenDecoder[] = [new ReplaceDecoder(SPACE, ' '), new ByteFallbackDecoder(), new FuseDecoder()];
       if (addSpacePrefix) parts.push(new StripDecoder(' ', 1, 0));
       decoder = new DecoderSequence(parts);
       defaults = { bos: 1, eos: 2, addBos: true, addEos: false };

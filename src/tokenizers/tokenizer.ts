@@ -1,14 +1,16 @@
 import { WeftError } from '../errors.js';
 import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
 import { renderChatTemplate, type ChatMessage } from './chat-template.js';
-import type { Decoder } from './decoders/index.js';
+import type { TokenDecoder } from './decoders/index.js';
 import type { TokenizerModel } from './models/index.js';
 import { maxVocabId } from './models/model.js';
 import type { Normalizer } from './normalizers/index.js';
 import type { PostProcessor } from './post-processors/index.js';
 import type { PreTokenizer } from './pre-tokenizers/index.js';
-import { StreamDecoder } from './stream-decoder.js';
-import { toWellFormed } from './utf8.js';
+import { ByteLevelDecoder } from './decoders/byte-level.js';
+import { alignBytes, alignOffsets } from './offsets.js';
+import { StreamDetokenizer } from './stream-detokenizer.js';
+import { toWellFormed, utf8Encoder } from './utf8.js';
 
 export interface EncodeOptions {
   /** Add the post-processor's tokens (BOS, `[CLS] … [SEP]`, …). Default true. */
@@ -42,7 +44,7 @@ export interface TokenizerParts {
   preTokenizer: PreTokenizer | null;
   model: TokenizerModel;
   postProcessor: PostProcessor | null;
-  decoder: Decoder | null;
+  decoder: TokenDecoder | null;
   addedTokens: AddedToken[];
   /** Ids skipped by `skip_special_tokens` beyond the added tokens marked special (e.g. llama2.c's 0–2). */
   extraSpecialIds?: number[];
@@ -142,6 +144,37 @@ export class Tokenizer {
     return { ids, tokens: ids.map((id) => this.idToToken(id) ?? '') };
   }
 
+  /**
+   * Ids, tokens and each token's character span [start, end) in `text` (UTF-16 code units, as String.slice takes
+   * them); null for special tokens the post-processor added. See offsets.ts for how spans are found.
+   */
+  encodeWithOffsets(text: string, options: EncodeOptions = {}): { ids: number[]; tokens: string[]; offsets: Array<[number, number] | null> } {
+    const { ids, tokens } = this.encodeWithTokens(text, options);
+    const own = this.encode(text, { ...options, add_special_tokens: false });
+    // Where the text's own ids sit among those the post-processor adds: after as many as it puts in front.
+    const post = options.add_special_tokens === false ? null : this.parts.postProcessor;
+    const first = post ? Math.max(0, post.process([-1]).indexOf(-1)) : 0;
+    const inText = (i: number) => i >= first && i < first + own.length;
+    if (this.parts.decoder instanceof ByteLevelDecoder && !this.parts.normalizer) {
+      const counts = ids.map((id, i) => (!inText(i) ? null : this.addedById.has(id) ? utf8Encoder.encode(this.idToToken(id) ?? '').length : this.byteLevelBytes(id)));
+      return { ids, tokens, offsets: alignBytes(text, counts) };
+    }
+    const surfaces = ids.map((id, i) => (inText(i) ? this.surface(id) : null));
+    return { ids, tokens, offsets: alignOffsets(text, surfaces) };
+  }
+
+  /** Bytes a byte-level BPE token stands for (one per character of its GPT-2-alphabet spelling). */
+  private byteLevelBytes(id: number): number {
+    return (this.idToToken(id) ?? '').length;
+  }
+
+  /** What a token looks like in text: its content without WordPiece's ## or Metaspace's ▁. */
+  private surface(id: number): string {
+    const token = this.idToToken(id) ?? '';
+    if (this.addedById.has(id)) return token;
+    return token.startsWith('##') && token.length > 2 ? token.slice(2) : token.replaceAll('\u2581', ' ');
+  }
+
   encodeBatch(texts: string[], options: BatchEncodeOptions = {}): { input_ids: number[][]; attention_mask: number[][] } {
     const addSpecial = options.add_special_tokens ?? true;
     const padding = options.padding ?? this.parts.paddingSide ?? 'right';
@@ -179,8 +212,8 @@ export class Tokenizer {
     return this.parts.decoder ? this.parts.decoder.decodeChain(tokens).join('') : tokens.join(' ');
   }
 
-  streamDecoder(options: DecodeOptions = {}): { push(id: number): string; flush(): string } {
-    return new StreamDecoder((ids) => this.decode(ids, options));
+  streamDetokenizer(options: DecodeOptions = {}): { push(id: number): string; flush(): string } {
+    return new StreamDetokenizer((ids) => this.decode(ids, options));
   }
 
   /** True when the tokenizer carries a chat template, i.e. `applyChatTemplate` and `chat` can be used. */

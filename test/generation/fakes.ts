@@ -10,6 +10,7 @@ import type { CausalLM, DecoderConfig } from '../../src/models/model.js';
 import type { LanguageModel } from '../../src/generation/generate.js';
 
 export class FakeLM implements CausalLM {
+  readonly kind = 'causal-lm';
   readonly config: DecoderConfig;
   readonly runtime = null as never;
   /** The ids in the "KV cache". */
@@ -91,7 +92,7 @@ export function fakeTokenizer(pieces: Array<string | Uint8Array | null>, opts: {
       const d = new TextDecoder();
       return ids.map((id) => (bytes[id] ? d.decode(bytes[id]!, { stream: true }) : '')).join('') + d.decode();
     },
-    streamDecoder() {
+    streamDetokenizer() {
       const d = new TextDecoder();
       return {
         push: (id: number) => (bytes[id] ? d.decode(bytes[id]!, { stream: true }) : ''),

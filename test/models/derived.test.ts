@@ -6,7 +6,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Decoder } from '../../src/models/blocks/decoder.js';
+import type { TransformerLM } from '../../src/models/blocks/transformer-lm.js';
 import { ropeInverseFrequencies, ropeTable } from '../../src/models/blocks/rope.js';
 import { loadModel } from '../../src/models/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
@@ -121,7 +121,7 @@ describeData('models from derived files', () => {
     try {
       const seen: string[] = [];
       let embedding: Float32Array = new Float32Array(0);
-      (model as Decoder).trace = (name, layer, value) => {
+      (model as TransformerLM).trace = (name, layer, value) => {
         seen.push(`${name}@${layer}`);
         if (name === 'inp_embd') embedding = rt.readF32(value);
       };

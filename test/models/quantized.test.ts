@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openGguf } from '../../src/files/local.js';
 import { loadModel } from '../../src/models/load.js';
-import type { Decoder } from '../../src/models/blocks/decoder.js';
+import type { Projections } from '../../src/models/blocks/attention.js';
+import type { TransformerLM } from '../../src/models/blocks/transformer-lm.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import { expectWeftError } from '../formats/expect-error.js';
@@ -46,14 +47,14 @@ describeData('quantized stories260K GGUFs (llama.cpp quantizer)', () => {
     const file = `stories260K-${type}.gguf`;
     it(`${file}: weights stay quantized; llama.cpp's greedy ids, and its logits within ${TOLERANCE[type]}`, async () => {
       const lm = await loadModel(dataPath(DIR, file), { runtime: rt });
-      const model = lm.model as Decoder;
+      const model = lm.model as TransformerLM;
       try {
         const ref = readJson<Greedy64>(dataPath(DIR, 'expected', `${file}.greedy64.json`));
         // every tensor kept in the file's type: the block weights hold exactly the file's bytes
         const w = model.weights;
         expect(w.tokenEmbedding.dtype).toBe(ref.tensor_types['token_embd.weight']);
         expect(w.lmHead.dtype).toBe(ref.tensor_types['output.weight']);
-        const qkv = w.layers[2].attention.qkv;
+        const qkv = fusedQkv(w.layers[2].attention.projections);
         const vType = ref.tensor_types['blk.2.attn_v.weight'];
         expect(qkv.layout === 'parts' ? qkv.parts!.map((p) => p.dtype) : [qkv.dtype]).toEqual(
           vType === ref.tensor_types['blk.2.attn_q.weight'] ? [vType] : [ref.tensor_types['blk.2.attn_q.weight'], ref.tensor_types['blk.2.attn_k.weight'], vType],
@@ -115,7 +116,7 @@ describeData('quantize on load', () => {
     it(`stories260K.gguf (F32) with dtype '${dtype}' holds the bytes llama.cpp's ${type} file holds`, async () => {
       const reference = await openGguf(dataPath(DIR, `stories260K-${type}.gguf`));
       const lm = await loadModel(dataPath('llama2c-stories260k', 'stories260K.gguf'), { runtime: rt, dtype });
-      const model = lm.model as Decoder;
+      const model = lm.model as TransformerLM;
       try {
         const fileBytes = async (name: string) => {
           const t = reference.tensors.find((x) => x.name === name)!;
@@ -126,7 +127,7 @@ describeData('quantize on load', () => {
           const layer = model.weights.layers[i];
           const mlp = layer.mlp as { gate: Tensor; up: Tensor };
           for (const [tensor, names] of [
-            [layer.attention.qkv, ['attn_q', 'attn_k', 'attn_v']],
+            [fusedQkv(layer.attention.projections), ['attn_q', 'attn_k', 'attn_v']],
             [layer.attention.output, ['attn_output']],
             [mlp.gate, ['ffn_gate']],
             [mlp.up, ['ffn_up']],
@@ -162,7 +163,7 @@ describeData('quantize on load', () => {
       llamaQuantize(f32, q4km, 'Q4_K_M');
       const reference = await openGguf(q4km);
       const lm = await loadModel(f32, { runtime: rt, dtype: 'q4_k' });
-      const model = lm.model as Decoder;
+      const model = lm.model as TransformerLM;
       try {
         let compared = 0;
         for (let i = 0; i < model.weights.layers.length; i++) {
@@ -190,3 +191,9 @@ describeData('quantize on load', () => {
     await expect(loadModel(dataPath('llama2c-stories260k', 'stories260K.gguf'), { runtime: rt, dtype: 'q3_k' as 'q8_0' })).rejects.toThrow(/dtype "q3_k"/);
   });
 });
+
+/** Llama-family models load q/k/v as one fused weight. */
+function fusedQkv(p: Projections): Tensor {
+  if (p.kind !== 'fused') throw new Error('expected fused q/k/v projections');
+  return p.qkv;
+}

@@ -43,7 +43,7 @@ interface Greedy64 {
 
 /** The generated text as the generator prints it: the prompt goes through the stream decoder first, as context. */
 function decodeAfterPrompt({ tokenizer }: LoadedModel, prompt: number[], ids: number[]): string {
-  const decoder = tokenizer!.streamDecoder({ skip_special_tokens: true });
+  const decoder = tokenizer!.streamDetokenizer({ skip_special_tokens: true });
   for (const id of prompt) decoder.push(id);
   return ids.map((id) => decoder.push(id)).join('') + decoder.flush();
 }

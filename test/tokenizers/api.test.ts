@@ -36,7 +36,7 @@ describeData('streaming decode', () => {
     const text = 'Hi 🦙 and 镇 — ok';
     const ids = tokenizer.encode(text);
     expect(ids.some((id) => /^<0x/.test(tokenizer.idToToken(id)!))).toBe(true); // the emoji is byte-fallback pieces
-    const stream = tokenizer.streamDecoder({ skip_special_tokens: true });
+    const stream = tokenizer.streamDetokenizer({ skip_special_tokens: true });
     const pieces = ids.map((id) => stream.push(id));
     pieces.push(stream.flush());
     for (const piece of pieces) expect(piece).not.toMatch(/\uFFFD/);
@@ -47,7 +47,7 @@ describeData('streaming decode', () => {
   it('byte-level BPE: an emoji split over tokens comes out whole', async () => {
     const tokenizer = await loadTokenizer(dataPath('tokenizers/gpt2/tokenizer.json'));
     const ids = tokenizer.encode(' 🦙🦙 x');
-    const stream = tokenizer.streamDecoder();
+    const stream = tokenizer.streamDetokenizer();
     const pieces = ids.map((id) => stream.push(id));
     expect(pieces.filter((p) => p.length > 0).every((p) => !p.includes('\uFFFD'))).toBe(true);
     expect(pieces.join('') + stream.flush()).toBe(' 🦙🦙 x');

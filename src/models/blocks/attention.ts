@@ -1,41 +1,57 @@
 /**
- * Causal self-attention with a KV cache and grouped-query heads, written once for every decoder.
+ * Self-attention, written once for every family: causal with a KV cache (decoders), or bidirectional over a padded
+ * batch with a padding mask (encoders), with RoPE or without, grouped-query heads, and q/k/v from one fused linear
+ * layer or three.
  *
- * q, k and v come out of ONE linear layer (the loader concatenates q_proj, k_proj, v_proj rows, or takes GPT-2's
- * fused c_attn as it is): each row of its output is [q heads | k heads | v heads], and the kernels read the three
- * parts in place through a row stride.
+ *   x [rows × dim] ─ projections ─▶ q | k | v ─ RoPE? ─▶ per sequence: kvStore(k, v → its cache at pos0)
+ *                                                            attention(q, cache, causal?, mask?, bias?) ─▶ out_proj ─▶ y
+ *
+ * Fused projections (the loader concatenates q_proj, k_proj, v_proj rows, or takes GPT-2's c_attn as it is) give
+ * one output row [q heads | k heads | v heads]; the kernels read the three parts in place through a row stride.
+ * The rows of `x` hold one or more sequences of equal length (`AttentionPlan`): linear layers run over all of
+ * them at once, the attention kernel once per sequence over that sequence's keys.
  */
 import { WeftError } from '../../errors.js';
 import { linear } from '../../runtime/layout.js';
+import { attention, columns, kvStore, rope, rowsOf, type AttentionShape, type KvLayer, type RopeTable, type RowSlice } from '../../runtime/ops.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { TraceHook } from './trace.js';
 
-export interface AttentionShape {
-  nHeads: number;
-  /** Fewer than nHeads: grouped-query attention, query head h reads KV head h / (nHeads / nKvHeads). */
-  nKvHeads: number;
-  headDim: number;
-}
+export type Projections =
+  /** One linear layer: packed [(nHeads + 2·nKvHeads)·headDim × dim], bias f32 of that length. */
+  | { kind: 'fused'; qkv: Tensor; bias: Tensor | null }
+  /** Three: q packed [nHeads·headDim × dim], k and v [nKvHeads·headDim × dim]. */
+  | { kind: 'separate'; q: Tensor; qBias: Tensor | null; k: Tensor; kBias: Tensor | null; v: Tensor; vBias: Tensor | null };
 
 export interface AttentionWeights {
-  qkv: Tensor; // packed [(nHeads + 2·nKvHeads)·headDim × dim]
-  qkvBias: Tensor | null; // f32 [(nHeads + 2·nKvHeads)·headDim]
+  projections: Projections;
   output: Tensor; // packed [dim × nHeads·headDim]
   outputBias: Tensor | null; // f32 [dim]
 }
 
-/** RoPE as the kernel needs it: the cos/sin table (see rope.ts) and how the rotated dims pair up. */
-export interface RopeTable {
-  table: Tensor; // f32 [capacity × rotaryDim/2 × 2]
-  rotaryDim: number;
-  interleaved: boolean;
+/** What is fixed about a model's attention: its heads, the score scale (1/√headDim; 1 for T5) and RoPE, if any. */
+export interface AttentionSpec {
+  shape: AttentionShape;
+  scale: number;
+  rope: RopeTable | null;
+}
+
+/** Where one forward's rows go: `sequences.length` sequences of `rowsPerSequence` rows each, in order. */
+export interface AttentionPlan {
+  rowsPerSequence: number;
+  /** Per sequence: the cache its keys/values are stored in (at pos0 onwards) and its padding mask f32 [pos0 + rows] or null. */
+  sequences: { cache: (layer: number) => KvLayer; pos0: number; mask: Tensor | null }[];
+  causal: boolean;
+  /** i32 [all rows]: the position of each row, for RoPE (null without RoPE). */
+  positions: Tensor | null;
+  /** f32 [nHeads × rowsPerSequence × kvLen], added to every sequence's scores (T5's relative positions), or null. */
+  bias: Tensor | null;
 }
 
 /** Keys and values of every layer for one sequence: each f32 [nKvHeads × capacity × headDim]. */
 export class KvCache {
-  readonly keys: Tensor[] = [];
-  readonly values: Tensor[] = [];
+  readonly layers: KvLayer[] = [];
   /** Positions 0..length-1 hold valid keys and values. */
   length = 0;
 
@@ -47,8 +63,7 @@ export class KvCache {
   ) {
     try {
       for (let l = 0; l < nLayers; l++) {
-        this.keys.push(rt.alloc('f32', [shape.nKvHeads, capacity, shape.headDim]));
-        this.values.push(rt.alloc('f32', [shape.nKvHeads, capacity, shape.headDim]));
+        this.layers.push({ keys: rt.alloc('f32', [shape.nKvHeads, capacity, shape.headDim]), values: rt.alloc('f32', [shape.nKvHeads, capacity, shape.headDim]), capacity });
       }
     } catch (e) {
       this.free(rt);
@@ -61,56 +76,66 @@ export class KvCache {
   }
 
   free(rt: Runtime): void {
-    for (const t of [...this.keys, ...this.values]) rt.free(t);
-    this.keys.length = 0;
-    this.values.length = 0;
+    for (const l of this.layers) {
+      rt.free(l.keys);
+      rt.free(l.values);
+    }
+    this.layers.length = 0;
   }
 }
 
-/**
- * y[rows × dim] = attention block of layer `layer` for the normed input x[rows × dim] at positions
- * pos0..pos0+rows-1 (`positions`: i32 [rows]); stores the rows' keys and values at those cache positions.
- */
-export function selfAttention(
-  rt: Runtime,
-  w: AttentionWeights,
-  shape: AttentionShape,
-  rope: RopeTable | null,
-  cache: KvCache,
-  layer: number,
-  x: Tensor,
-  positions: Tensor,
-  pos0: number,
-  rows: number,
-  y: Tensor,
-  trace: TraceHook | null,
-): void {
-  const k = rt.kernels;
-  const { nHeads, nKvHeads, headDim } = shape;
-  const qDim = nHeads * headDim;
-  const kvDim = nKvHeads * headDim;
-  const qkvDim = qDim + 2 * kvDim;
-  const qkv = rt.temp('f32', [rows, qkvDim]);
-  const attended = rt.temp('f32', [rows, qDim]);
-  const kvLen = pos0 + rows;
-  const scores = rt.temp('f32', [kvLen]); // the attention kernel's per-call scratch
-
-  linear(rt, x, w.qkv, w.qkvBias, qkv);
-  const q = qkv.offset;
-  const key = q + qDim * 4;
-  const value = key + kvDim * 4;
-  if (rope) {
-    const interleaved = rope.interleaved ? 1 : 0;
-    k.rope(q, qkvDim, rope.table.offset, positions.offset, rows, headDim, rope.rotaryDim, interleaved, 0, nHeads);
-    k.rope(key, qkvDim, rope.table.offset, positions.offset, rows, headDim, rope.rotaryDim, interleaved, 0, nKvHeads);
+/** q, k and v of x [rows × dim] as row slices of scratch tensors. */
+export function projectQkv(rt: Runtime, p: Projections, shape: AttentionShape, x: Tensor): { q: RowSlice; k: RowSlice; v: RowSlice; fused: Tensor | null } {
+  const rows = x.shape[0];
+  const qDim = shape.nHeads * shape.headDim;
+  const kvDim = shape.nKvHeads * shape.headDim;
+  if (p.kind === 'fused') {
+    const qkv = rt.temp('f32', [rows, qDim + 2 * kvDim]);
+    linear(rt, x, p.qkv, p.bias, qkv);
+    return { q: columns(qkv, 0, qDim), k: columns(qkv, qDim, kvDim), v: columns(qkv, qDim + kvDim, kvDim), fused: qkv };
   }
-  trace?.('qkv', layer, qkv);
+  const q = rt.temp('f32', [rows, qDim]);
+  const k = rt.temp('f32', [rows, kvDim]);
+  const v = rt.temp('f32', [rows, kvDim]);
+  linear(rt, x, p.q, p.qBias, q);
+  linear(rt, x, p.k, p.kBias, k);
+  linear(rt, x, p.v, p.vBias, v);
+  return { q: columns(q, 0, qDim), k: columns(k, 0, kvDim), v: columns(v, 0, kvDim), fused: null };
+}
 
-  const kCache = cache.keys[layer].offset;
-  const vCache = cache.values[layer].offset;
-  k.kvStore(key, value, qkvDim, kCache, vCache, cache.capacity, nKvHeads, headDim, pos0, rows);
-  k.attention(q, qkvDim, kCache, vCache, cache.capacity, attended.offset, qDim, rows, nHeads, nKvHeads, headDim, kvLen, pos0,
-    1 / Math.sqrt(headDim), 1, 0, 0, scores.offset, 0, nHeads);
+/** y[rows × dim] = the attention block of layer `layer` over x[rows × dim] (normed or not: the layer decides). */
+export function selfAttention(rt: Runtime, w: AttentionWeights, spec: AttentionSpec, plan: AttentionPlan, layer: number, x: Tensor, y: Tensor, trace: TraceHook | null): void {
+  const { shape } = spec;
+  const rows = x.shape[0];
+  const T = plan.rowsPerSequence;
+  if (rows !== T * plan.sequences.length) throw new WeftError('E_OPTION', `selfAttention: ${rows} rows are not ${plan.sequences.length} sequences of ${T}`);
+  const { q, k, v, fused } = projectQkv(rt, w.projections, shape, x);
+  if (spec.rope) {
+    if (!plan.positions) throw new WeftError('E_OPTION', 'selfAttention: RoPE needs the rows\' positions');
+    rope(rt, { x: q, nHeads: shape.nHeads, headDim: shape.headDim, rope: spec.rope, positions: plan.positions });
+    rope(rt, { x: k, nHeads: shape.nKvHeads, headDim: shape.headDim, rope: spec.rope, positions: plan.positions });
+  }
+  if (fused) trace?.('qkv', layer, fused);
+
+  const qDim = shape.nHeads * shape.headDim;
+  const attended = rt.temp('f32', [rows, qDim]);
+  plan.sequences.forEach((s, b) => {
+    const part = (r: RowSlice): RowSlice => ({ ...r, offset: r.offset + b * T * r.stride * 4, rows: T });
+    const cache = s.cache(layer);
+    kvStore(rt, { k: part(k), v: part(v), cache, pos: s.pos0, shape });
+    attention(rt, {
+      q: part(q),
+      cache,
+      kvLen: s.pos0 + T,
+      pos0: s.pos0,
+      out: columns(rowsOf(attended, b * T, T), 0, qDim),
+      shape,
+      scale: spec.scale,
+      causal: plan.causal,
+      mask: s.mask,
+      bias: plan.bias,
+    });
+  });
   trace?.('kqv_out', layer, attended);
   linear(rt, attended, w.output, w.outputBias, y);
 }

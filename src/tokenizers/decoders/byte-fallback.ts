@@ -1,11 +1,11 @@
 import { decodeUtf8Strict, parseByteToken } from '../utf8.js';
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /**
  * ByteFallback: runs of `<0xAB>` tokens become the text their bytes spell; a run that is not valid UTF-8 becomes one
  * U+FFFD per byte (Hugging Face's rule).
  */
-export class ByteFallbackDecoder implements Decoder {
+export class ByteFallbackDecoder implements TokenDecoder {
   decodeChain(tokens: string[]): string[] {
     const out: string[] = [];
     let run: number[] = [];

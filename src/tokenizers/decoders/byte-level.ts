@@ -1,13 +1,13 @@
 import { CHAR_CODE_TO_BYTE } from '../byte-level-alphabet.js';
 import { utf8Decoder, utf8Encoder } from '../utf8.js';
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /**
  * ByteLevel: maps GPT-2 byte characters back to bytes and decodes UTF-8 (invalid sequences → U+FFFD). A token with
  * a character outside the byte table (an added token such as "<|im_start|>" written plainly) contributes its own
  * UTF-8 bytes.
  */
-export class ByteLevelDecoder implements Decoder {
+export class ByteLevelDecoder implements TokenDecoder {
   decodeChain(tokens: string[]): string[] {
     const bytes: number[] = [];
     for (const token of tokens) {

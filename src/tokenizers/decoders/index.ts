@@ -3,7 +3,7 @@ import { patternFromJson } from '../normalizers/index.js';
 import { metaspaceReplacement, prependSchemeFromJson } from '../pre-tokenizers/index.js';
 import { ByteFallbackDecoder } from './byte-fallback.js';
 import { ByteLevelDecoder } from './byte-level.js';
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 import { FuseDecoder } from './fuse.js';
 import { MetaspaceDecoder } from './metaspace.js';
 import { ReplaceDecoder } from './replace.js';
@@ -11,12 +11,12 @@ import { DecoderSequence } from './sequence.js';
 import { StripDecoder } from './strip.js';
 import { WordPieceDecoder } from './wordpiece.js';
 
-export type { Decoder } from './decoder.js';
+export type { TokenDecoder } from './token-decoder.js';
 
 type Json = Record<string, unknown>;
 
 /** Builds the decoder of a tokenizer.json `decoder` entry (null → tokens joined by spaces, Hugging Face's default). */
-export function decoderFromJson(json: unknown, what = 'decoder'): Decoder | null {
+export function decoderFromJson(json: unknown, what = 'decoder'): TokenDecoder | null {
   if (json === null || json === undefined) return null;
   const j = json as Json;
   switch (j.type) {
@@ -37,7 +37,7 @@ export function decoderFromJson(json: unknown, what = 'decoder'): Decoder | null
     case 'Sequence': {
       if (!Array.isArray(j.decoders)) throw new WeftError('E_TOKENIZER', `${what}.Sequence: "decoders" must be an array`);
       const parts = j.decoders.map((d, i) => decoderFromJson(d, `${what}.decoders[${i}]`));
-      return new DecoderSequence(parts.filter((d): d is Decoder => d !== null));
+      return new DecoderSequence(parts.filter((d): d is TokenDecoder => d !== null));
     }
     default:
       throw new WeftError('E_UNSUPPORTED', `${what}: decoder type ${JSON.stringify(j.type)} is not supported`);

@@ -1,8 +1,8 @@
 import type { PrependScheme } from '../pre-tokenizers/metaspace.js';
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /** Metaspace: ▁ → space, except that the first token loses its ▁ (the prefix the encoder added). */
-export class MetaspaceDecoder implements Decoder {
+export class MetaspaceDecoder implements TokenDecoder {
   constructor(
     private readonly replacement: string,
     private readonly prependScheme: PrependScheme,

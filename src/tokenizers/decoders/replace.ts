@@ -1,7 +1,7 @@
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /** Replace: replaces a literal or regex pattern in each token. */
-export class ReplaceDecoder implements Decoder {
+export class ReplaceDecoder implements TokenDecoder {
   constructor(
     private readonly pattern: string | RegExp,
     private readonly content: string,

@@ -1,7 +1,7 @@
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 
-export class DecoderSequence implements Decoder {
-  constructor(private readonly decoders: Decoder[]) {}
+export class DecoderSequence implements TokenDecoder {
+  constructor(private readonly decoders: TokenDecoder[]) {}
   decodeChain(tokens: string[]): string[] {
     for (const d of this.decoders) tokens = d.decodeChain(tokens);
     return tokens;

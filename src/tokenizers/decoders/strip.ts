@@ -1,7 +1,7 @@
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /** Strip: removes up to `start` leading and `stop` trailing copies of `content` (one character) from each token. */
-export class StripDecoder implements Decoder {
+export class StripDecoder implements TokenDecoder {
   constructor(
     private readonly content: string,
     private readonly start: number,

@@ -1,4 +1,4 @@
-import type { Decoder } from './decoder.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /** BERT's `clean_up_tokenization`: removes the space the join put before punctuation and contractions. */
 export function cleanUpTokenization(text: string): string {
@@ -17,7 +17,7 @@ export function cleanUpTokenization(text: string): string {
 }
 
 /** WordPiece: joins words with spaces and glues `##` continuations to the previous token. */
-export class WordPieceDecoder implements Decoder {
+export class WordPieceDecoder implements TokenDecoder {
   constructor(
     private readonly prefix: string,
     private readonly cleanup: boolean,

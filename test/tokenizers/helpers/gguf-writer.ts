@@ -1,6 +1,6 @@
 /**
- * A minimal GGUF v3 writer for tests: metadata only, no tensors (a "vocab-only" file like llama.cpp's
- * ggml-vocab-*.gguf). Used to build vocabularies no shipped file covers.
+ * A minimal GGUF v3 writer for tests: metadata, and optionally F32 tensors (without them, a "vocab-only" file like
+ * llama.cpp's ggml-vocab-*.gguf). Used to build vocabularies and models no shipped file covers.
  */
 export type GgufWriteValue =
   | { type: 'string'; value: string }
@@ -11,7 +11,14 @@ export type GgufWriteValue =
 
 const T = { UINT8: 0, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 } as const;
 
-export function writeGguf(metadata: Array<[string, GgufWriteValue]>): Uint8Array {
+/** An F32 tensor; `shape` outermost first (PyTorch's order; GGUF stores the dims innermost first). */
+export interface GgufWriteTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export function writeGguf(metadata: Array<[string, GgufWriteValue]>, tensors: GgufWriteTensor[] = []): Uint8Array {
   const chunks: Uint8Array[] = [];
   const encoder = new TextEncoder();
   const bytes = (n: number, fill: (v: DataView) => void): void => {
@@ -28,7 +35,7 @@ export function writeGguf(metadata: Array<[string, GgufWriteValue]>): Uint8Array
   };
   chunks.push(encoder.encode('GGUF'));
   u32(3);
-  u64(0); // tensors
+  u64(tensors.length);
   u64(metadata.length);
   for (const [key, v] of metadata) {
     str(key);
@@ -44,12 +51,27 @@ export function writeGguf(metadata: Array<[string, GgufWriteValue]>): Uint8Array
       case 'u8[]': u32(T.ARRAY); u32(T.UINT8); u64(v.value.length); chunks.push(Uint8Array.from(v.value)); break;
     }
   }
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(Math.ceil(total / 32) * 32); // data section starts aligned (and is empty)
+  const align = (n: number) => Math.ceil(n / 32) * 32; // general.alignment's default
+  let dataOffset = 0;
+  for (const t of tensors) {
+    str(t.name);
+    u32(t.shape.length);
+    for (const d of [...t.shape].reverse()) u64(d);
+    u32(0); // GGML_TYPE_F32
+    u64(dataOffset);
+    dataOffset = align(dataOffset + t.data.byteLength);
+  }
+  const headerBytes = chunks.reduce((n, c) => n + c.length, 0);
+  const out = new Uint8Array(align(headerBytes) + dataOffset); // the data section starts aligned
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);
     at += c.length;
+  }
+  at = align(headerBytes);
+  for (const t of tensors) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += align(t.data.byteLength);
   }
   return out;
 }

@@ -5,7 +5,7 @@
  * once it no longer ends in U+FFFD, the sign of an incomplete UTF-8 sequence (the scheme of Hugging Face's
  * DecodeStream).
  */
-export class StreamDecoder {
+export class StreamDetokenizer {
   private ids: number[] = [];
   /** Text of `ids[0..prefixEnd)`, already emitted (the context the next pieces are decoded against). */
   private prefix = '';
