@@ -239,8 +239,9 @@ export class Tokenizer {
   private encodeText(text: string, atStart: boolean, out: number[], maxTokens: number): void {
     const pieces = this.parts.preTokenizer ? this.parts.preTokenizer.split(text, atStart) : [text];
     const model = this.parts.model;
+    const atLeast = model.maxPieceLength ? (piece: string) => Math.ceil(piece.length / model.maxPieceLength!) : () => 0;
     for (const piece of pieces) {
-      if (out.length > maxTokens) throw tooManyTokens(maxTokens);
+      if (out.length + atLeast(piece) > maxTokens) throw tooManyTokens(maxTokens);
       if (piece.length === 0) continue;
       let ids = this.cache.get(piece);
       if (ids === undefined) {

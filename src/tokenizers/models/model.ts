@@ -5,6 +5,19 @@ export interface TokenizerModel {
   idToToken(id: number): string | undefined;
   /** One past the largest id of the model's own vocabulary. */
   readonly size: number;
+  /**
+   * When every token covers at most this many UTF-16 units of its piece (no unknown-token fusion), a piece of n
+   * units needs at least n / maxPieceLength tokens: what lets a prompt past the context fail before it is
+   * tokenized. Absent when one token can cover a piece of any length (a fused or whole-word unknown).
+   */
+  readonly maxPieceLength?: number;
+}
+
+/** The longest token string of a vocabulary, in UTF-16 units (at least 1). */
+export function longestToken(tokens: Iterable<string>): number {
+  let n = 1;
+  for (const t of tokens) if (t && t.length > n) n = t.length;
+  return n;
 }
 
 /** Reads a tokenizer.json vocab (`{token: id}` object or `[[token, score], …]` list) into id → token. */

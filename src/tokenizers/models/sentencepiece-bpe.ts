@@ -1,6 +1,6 @@
 import { byteTokenName, utf8Encoder } from '../utf8.js';
 import { MergeHeap } from './merge-heap.js';
-import type { TokenizerModel } from './model.js';
+import { longestToken, type TokenizerModel } from './model.js';
 
 export interface SentencePieceBpeOptions {
   /** Token i has id i. */
@@ -16,11 +16,13 @@ export interface SentencePieceBpeOptions {
  */
 export class SentencePieceBpe implements TokenizerModel {
   readonly size: number;
+  readonly maxPieceLength: number;
   private readonly vocab = new Map<string, number>();
   private readonly heap = new MergeHeap();
 
   constructor(private readonly options: SentencePieceBpeOptions) {
     this.size = options.tokens.length;
+    this.maxPieceLength = longestToken(options.tokens); // unknown characters become byte pieces, one or more each
     options.tokens.forEach((token, id) => {
       if (!this.vocab.has(token)) this.vocab.set(token, id);
     });
