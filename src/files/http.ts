@@ -129,6 +129,8 @@ export async function fetchRange(
       }
     }
     if (!response.body) throw networkError(url, 'the response has no body');
+    // Each network piece is copied to the sink and dropped. (A BYOB reader into one reused buffer was tried: the
+    // peak JS memory of a 538 MB load stayed the same in Node 20, ~34 MB, so the plain reader stays.)
     const reader = response.body.getReader();
     let sinkFailed = false;
     try {
