@@ -5,7 +5,7 @@
 import { WeftError } from '../errors.js';
 import { readGguf, type GgufFile } from '../formats/gguf.js';
 import { readLlama2c, type Llama2cFile } from '../formats/llama2c.js';
-import { checkOpen, checkRange, formatError, parseWith, READ_CHUNK_BYTES, type ByteSource } from '../formats/source.js';
+import { checkedSource, formatError, parseWith, READ_CHUNK_BYTES, type ByteSource } from '../formats/source.js';
 import { openSafetensorsWeights, type WeightSet } from '../formats/weights.js';
 import type { ModelFiles } from './model-files.js';
 
@@ -48,7 +48,6 @@ export async function fileSource(path: string): Promise<ByteSource> {
     await handle.close();
     throw e;
   }
-  let closed = false;
   let chunk: Uint8Array | null = null;
   /** Fill `dst` from `offset`, looping: FileHandle.read may return fewer bytes than asked. */
   const fill = async (offset: number, dst: Uint8Array): Promise<void> => {
@@ -58,19 +57,13 @@ export async function fileSource(path: string): Promise<ByteSource> {
       done += bytesRead;
     }
   };
-  const source: ByteSource = {
-    name: path,
-    size,
+  return checkedSource(path, size, {
     async read(offset, length) {
-      checkOpen(closed, path);
-      checkRange(source, offset, length);
       const dst = new Uint8Array(length);
       await fill(offset, dst);
       return dst;
     },
     async readInto(offset, dst) {
-      checkOpen(closed, path);
-      checkRange(source, offset, dst.length);
       const direct = directReadsWork.get(dst.buffer);
       if (direct !== false) {
         // A canary first: a read that leaves the destination untouched shows even where the file holds zeros.
@@ -93,13 +86,10 @@ export async function fileSource(path: string): Promise<ByteSource> {
       }
     },
     async close() {
-      if (closed) return;
-      closed = true;
       chunk = null;
       await handle.close();
     },
-  };
-  return source;
+  });
 }
 
 /** A folder on disk as ModelFiles. */

@@ -31,6 +31,8 @@ export interface Request {
 
 export interface HubServer {
   url: string;
+  /** org/name → folder; tests may add repositories while the server runs. */
+  repos: Record<string, string>;
   requests: Request[];
   faults: Fault[];
   close(): Promise<void>;
@@ -128,6 +130,7 @@ export async function startHub(repos: Record<string, string>, dataDir: string): 
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    repos,
     requests,
     faults,
     close: () =>
