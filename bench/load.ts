@@ -18,7 +18,7 @@ import { JSON_OUTPUT, log, printTable } from './util.js';
 
 const name = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1] : 'smollm2-135m';
 const { dir } = await ensureBenchModel(name);
-const hub = await startHub({ 'bench/model': dir }, dir);
+const hub = await startHub({ 'bench/model': dir }, {});
 const cacheDir = await mkdtemp(join(tmpdir(), 'weft-bench-cache-'));
 const MB = 1e6;
 

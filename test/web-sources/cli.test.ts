@@ -28,7 +28,7 @@ describeData('weft with a hub id', () => {
   let hub: HubServer;
   let xdg: string;
   beforeAll(async () => {
-    hub = await startHub({ 'weft-test/llama-a': dataPath('ref-models/llama-a') }, DATA_DIR);
+    hub = await startHub({ 'weft-test/llama-a': dataPath('ref-models/llama-a') }, { data: DATA_DIR });
     xdg = await mkdtemp(join(tmpdir(), 'weft-cli-xdg-'));
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 /**
  * A model hub on 127.0.0.1 for tests (node:http, started and stopped by the test): `/<org>/<name>/resolve/<rev>/<file>`
- * serves `<folder>/<file>` of the repositories given, `/data/<path>` serves ../shared/data as a plain URL folder.
+ * serves `<folder>/<file>` of the repositories given, `/<mount>/<path>` the folders mounted (`data` → ../shared/data
+ * as a plain URL folder, a page and its scripts for a browser test).
  * HEAD and GET with single Range requests, a sha256 ETag as the hub gives for LFS files, and faults on demand:
  * a connection dropped after some bytes, a Content-Length larger than the file, a wrong sha256.
  */
@@ -38,7 +39,9 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-export async function startHub(repos: Record<string, string>, dataDir: string): Promise<HubServer> {
+const CONTENT_TYPES: Record<string, string> = { js: 'text/javascript', html: 'text/html', wasm: 'application/wasm', json: 'application/json' };
+
+export async function startHub(repos: Record<string, string>, mounts: Record<string, string>): Promise<HubServer> {
   const requests: Request[] = [];
   const faults: Fault[] = [];
   const hashes = new Map<string, string>();
@@ -57,7 +60,7 @@ export async function startHub(repos: Record<string, string>, dataDir: string): 
   const fileFor = (path: string): string | null => {
     const parts = decodeURIComponent(path).split('/').slice(1);
     if (parts.some((p) => p === '..')) return null;
-    if (parts[0] === 'data') return join(dataDir, ...parts.slice(1));
+    if (Object.hasOwn(mounts, parts[0])) return join(mounts[parts[0]], ...parts.slice(1));
     const [org, name, resolve, , ...file] = parts;
     const folder = repos[`${org}/${name}`];
     if (!folder || resolve !== 'resolve' || file.length === 0) return null;
@@ -76,7 +79,9 @@ export async function startHub(repos: Record<string, string>, dataDir: string): 
     }
     const fault = faults.find((f) => path.endsWith(f.file));
     const size = stat.size + (fault?.extraLength ?? 0);
-    const headers: Record<string, string | number> = { 'accept-ranges': 'bytes', etag: `"${fault?.sha256 ?? (await sha256(file))}"`, 'content-type': 'application/octet-stream' };
+    const headers: Record<string, string | number> = { 'accept-ranges': 'bytes', etag: `"${fault?.sha256 ?? (await sha256(file))}"`,
+      'content-type': CONTENT_TYPES[file.split('.').pop() ?? ''] ?? 'application/octet-stream',
+    };
     if (req.method === 'HEAD') {
       res.writeHead(200, { ...headers, 'content-length': size }).end();
       return;

@@ -52,7 +52,7 @@ describeData('model sources', () => {
   beforeAll(async () => {
     const repos: Record<string, string> = { 'karpathy/tinyllamas': dataPath(STORIES) };
     for (const m of REF_MODELS) repos[`weft-test/${m}`] = dataPath('ref-models', m);
-    hub = await startHub(repos, DATA_DIR);
+    hub = await startHub(repos, { data: DATA_DIR });
     rt = await Runtime.create();
     tmp = await mkdtemp(join(tmpdir(), 'weft-sources-'));
   });
