@@ -10,24 +10,10 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinSafetensors, splitSafetensors } from '../formats/make.js';
 import { dataPath, describeData } from '../helpers/data.js';
+import { ROOT, weft } from '../helpers/weft-cli.js';
 
-const ROOT = resolve(__dirname, '../..');
 /** Each test spawns one or more Node processes (~1 s each, more on a busy machine). */
 const SPAWN_TIMEOUT = 60_000;
-
-/** Runs `weft <args>` (through tsx on the sources) with optional stdin; resolves with the exit code and output. */
-function weft(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 const STORIES = dataPath('llama2c-stories260k');
 const STORIES_ARGS = ['--model', `${STORIES}/stories260K.bin`, '--tokenizer', `${STORIES}/tok512.bin`];
