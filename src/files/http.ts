@@ -7,7 +7,7 @@
  * Credentials travel in `headers` (a bearer token for the hub) and are never put in a message.
  */
 import { WeftError } from '../errors.js';
-import { checkOpen, checkRange, type ByteSource } from '../formats/source.js';
+import { checkedSource, type ByteSource } from '../formats/source.js';
 import { abortError } from './model-files.js';
 import { createSha256 } from './sha256.js';
 
@@ -129,6 +129,8 @@ export async function fetchRange(
       }
     }
     if (!response.body) throw networkError(url, 'the response has no body');
+    // Each network piece is copied to the sink and dropped. (A BYOB reader into one reused buffer was tried: the
+    // peak JS memory of a 538 MB load stayed the same in Node 20, ~34 MB, so the plain reader stays.)
     const reader = response.body.getReader();
     let sinkFailed = false;
     try {
@@ -164,38 +166,24 @@ export async function fetchRange(
  * nothing larger than one network piece, or one READ_AHEAD_BYTES window for small reads, is held in JS.
  */
 export function rangeSource(file: RemoteFile, name: string, options: HttpOptions): ByteSource {
-  let closed = false;
   let window: { start: number; bytes: Uint8Array } | null = null;
-  const source: ByteSource = {
-    name,
-    size: file.size,
+  const readInto = (offset: number, dst: Uint8Array) => fetchRange(file, offset, offset + dst.length, options, (piece, at) => dst.set(piece, at - offset));
+  return checkedSource(name, file.size, {
     async read(offset, length) {
-      checkOpen(closed, name);
-      checkRange(source, offset, length);
       if (window && offset >= window.start && offset + length <= window.start + window.bytes.length) {
         return window.bytes.slice(offset - window.start, offset - window.start + length);
       }
-      if (length < READ_AHEAD_BYTES) {
-        const bytes = new Uint8Array(Math.min(READ_AHEAD_BYTES, file.size - offset));
-        await source.readInto(offset, bytes);
-        window = { start: offset, bytes };
-        return bytes.slice(0, length);
-      }
-      const dst = new Uint8Array(length);
-      await source.readInto(offset, dst);
-      return dst;
+      const bytes = new Uint8Array(length < READ_AHEAD_BYTES ? Math.min(READ_AHEAD_BYTES, file.size - offset) : length);
+      await readInto(offset, bytes);
+      if (length === bytes.length) return bytes;
+      window = { start: offset, bytes };
+      return bytes.slice(0, length);
     },
-    async readInto(offset, dst) {
-      checkOpen(closed, name);
-      checkRange(source, offset, dst.length);
-      await fetchRange(file, offset, offset + dst.length, options, (piece, at) => dst.set(piece, at - offset));
-    },
+    readInto,
     async close() {
-      closed = true;
       window = null;
     },
-  };
-  return source;
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
 import { WeftError } from '../errors.js';
 import { readGguf, type GgufFile } from '../formats/gguf.js';
 import { readLlama2c, type Llama2cFile } from '../formats/llama2c.js';
-import { checkOpen, checkRange, formatError, parseWith, READ_CHUNK_BYTES, type ByteSource } from '../formats/source.js';
+import { checkedSource, formatError, parseWith, READ_CHUNK_BYTES, type ByteSource } from '../formats/source.js';
 import { openSafetensorsWeights, type WeightSet } from '../formats/weights.js';
 import type { ModelFiles } from './model-files.js';
 
@@ -16,10 +16,19 @@ export function hasFileSystem(): boolean {
 }
 
 /**
- * A file on disk. Reads go through one reusable JS buffer of at most READ_CHUNK_BYTES and are copied into the
- * destination: in Cloudflare Workers (nodejs_compat), `FileHandle.read` into a view of wasm memory reports the
- * bytes as read but leaves zeros there, a silently wrong model. The copy costs one memcpy per chunk (well under
- * the read itself) and makes the destination's kind irrelevant. Every read must deliver exactly what was asked:
+ * Whether `FileHandle.read` straight into a view of this buffer really fills it, by buffer (a wasm memory gets a
+ * new buffer when it grows). In Cloudflare Workers (nodejs_compat), a read into a view of wasm memory reports its
+ * bytes as read but leaves zeros there: a silently wrong model. So the first read into each buffer is checked
+ * against a second read of its first bytes into a plain JS buffer; where they differ, reads into that buffer go
+ * through a JS chunk and are copied. Reading straight into wasm memory where it works is ~2.5× faster than the
+ * copy (538 MB from the page cache: 0.35 s vs 0.95 s, Node 20 here).
+ */
+const directReadsWork = new WeakMap<ArrayBufferLike, boolean>();
+const CHECK_BYTES = 64;
+
+/**
+ * A file on disk. `readInto` reads straight into the destination where that is checked to work, else through one
+ * reusable JS chunk of at most READ_CHUNK_BYTES copied into place. Every read must deliver exactly what was asked:
  * a file that shrinks while being read is E_FORMAT.
  */
 export async function fileSource(path: string): Promise<ByteSource> {
@@ -39,7 +48,6 @@ export async function fileSource(path: string): Promise<ByteSource> {
     await handle.close();
     throw e;
   }
-  let closed = false;
   let chunk: Uint8Array | null = null;
   /** Fill `dst` from `offset`, looping: FileHandle.read may return fewer bytes than asked. */
   const fill = async (offset: number, dst: Uint8Array): Promise<void> => {
@@ -49,19 +57,25 @@ export async function fileSource(path: string): Promise<ByteSource> {
       done += bytesRead;
     }
   };
-  const source: ByteSource = {
-    name: path,
-    size,
+  return checkedSource(path, size, {
     async read(offset, length) {
-      checkOpen(closed, path);
-      checkRange(source, offset, length);
       const dst = new Uint8Array(length);
       await fill(offset, dst);
       return dst;
     },
     async readInto(offset, dst) {
-      checkOpen(closed, path);
-      checkRange(source, offset, dst.length);
+      const direct = directReadsWork.get(dst.buffer);
+      if (direct !== false) {
+        // A canary first: a read that leaves the destination untouched shows even where the file holds zeros.
+        if (direct === undefined) dst.fill(0xa5, 0, CHECK_BYTES);
+        await fill(offset, dst);
+        if (direct === true) return;
+        const check = new Uint8Array(Math.min(CHECK_BYTES, dst.length));
+        await fill(offset, check);
+        const works = check.every((b, i) => b === dst[i]);
+        directReadsWork.set(dst.buffer, works);
+        if (works) return;
+      }
       chunk ??= new Uint8Array(Math.min(READ_CHUNK_BYTES, Math.max(dst.length, 1 << 16)));
       for (let done = 0; done < dst.length; ) {
         const n = Math.min(chunk.length, dst.length - done);
@@ -72,13 +86,10 @@ export async function fileSource(path: string): Promise<ByteSource> {
       }
     },
     async close() {
-      if (closed) return;
-      closed = true;
       chunk = null;
       await handle.close();
     },
-  };
-  return source;
+  });
 }
 
 /** A folder on disk as ModelFiles. */

@@ -10,7 +10,7 @@
  * and cancellation work the same whatever the origin.
  */
 import { WeftError } from '../errors.js';
-import { checkOpen, checkRange, type ByteSource } from '../formats/source.js';
+import { checkedSource, type ByteSource } from '../formats/source.js';
 
 /** A set of named files: a folder on disk, a repository on a hub, a URL folder, a list of picked Files, a map. */
 export interface ModelFiles {
@@ -110,13 +110,6 @@ export class LoadSession {
     return source && this.track(source, files.where(file));
   }
 
-  /** Like `open`, but a missing file is E_MISSING naming it and `why` it is needed. */
-  async require(files: ModelFiles, file: string, why: string): Promise<ByteSource> {
-    const source = await this.open(files, file);
-    if (!source) throw new WeftError('E_MISSING', `${files.where(file)} is missing: ${why}`);
-    return source;
-  }
-
   /** A source's whole content as text (small files: config.json, the safetensors index). */
   async text(source: ByteSource): Promise<string> {
     return new TextDecoder('utf-8').decode(await source.read(0, source.size));
@@ -143,35 +136,20 @@ export class LoadSession {
     const entry: Tracked = { where, size: inner.size, loaded: 0 };
     this.files.push(entry);
     let readBytes = 0;
-    let closed = false;
-    const session = this;
-    const source: ByteSource = {
-      name: inner.name,
-      size: inner.size,
-      async read(offset, length) {
-        checkOpen(closed, inner.name);
-        checkRange(inner, offset, length);
-        session.checkAbort();
-        const bytes = await inner.read(offset, length);
-        session.checkAbort();
-        readBytes += length;
-        session.advance(entry, readBytes);
-        return bytes;
-      },
-      async readInto(offset, dst) {
-        checkOpen(closed, inner.name);
-        checkRange(inner, offset, dst.length);
-        session.checkAbort();
-        await inner.readInto(offset, dst);
-        session.checkAbort();
-        readBytes += dst.length;
-        session.advance(entry, readBytes);
-      },
-      async close() {
-        closed = true;
-        await inner.close();
-      },
+    /** Every read checks the signal before and after (a read already under way finishes first), then reports. */
+    const tracked = async <T>(length: number, read: () => Promise<T>): Promise<T> => {
+      this.checkAbort();
+      const result = await read();
+      this.checkAbort();
+      readBytes += length;
+      this.advance(entry, readBytes);
+      return result;
     };
+    const source = checkedSource(inner.name, inner.size, {
+      read: (offset, length) => tracked(length, () => inner.read(offset, length)),
+      readInto: (offset, dst) => tracked(dst.length, () => inner.readInto(offset, dst)),
+      close: () => inner.close(),
+    });
     this.opened.push(source);
     return source;
   }

@@ -83,6 +83,9 @@ export async function resolveModelFiles(input: ModelInput, options: SourceOption
       const files = remoteFiles(text, base, `hub/${org}/${name}/${encodeURIComponent(revision)}`, await remote(options.token ?? env('HF_TOKEN')));
       return { files, main: file ?? null };
     }
+    if (!hasFileSystem()) {
+      throw new WeftError('E_UNSUPPORTED', `${text}: a file path needs a file system (Node); here give a URL, a hub id (org/name), a File/Blob or bytes`);
+    }
     throw new WeftError('E_MISSING', `no such model file or folder: ${text} (and it is not a hub id like org/name)`);
   }
   if (typeof Blob !== 'undefined' && input instanceof Blob) {

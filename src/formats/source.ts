@@ -24,7 +24,7 @@ export function formatError(sourceName: string, offset: number, message: string)
   return new WeftError('E_FORMAT', `${sourceName}: ${message} (byte offset ${offset})`);
 }
 
-export function checkRange(source: { name: string; size: number }, offset: number, length: number): void {
+function checkRange(source: { name: string; size: number }, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
     throw new WeftError('E_OPTION', `${source.name}: invalid read of ${length} bytes at byte offset ${offset}`);
   }
@@ -37,8 +37,43 @@ export function checkRange(source: { name: string; size: number }, offset: numbe
   }
 }
 
-export function checkOpen(closed: boolean, name: string): void {
+function checkOpen(closed: boolean, name: string): void {
   if (closed) throw new WeftError('E_OPTION', `${name}: read after close()`);
+}
+
+/** The reads a kind of source provides; `checkedSource` adds the checks every source shares. */
+export interface RawReads {
+  read(offset: number, length: number): Promise<Uint8Array>;
+  readInto(offset: number, dst: Uint8Array): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/**
+ * A ByteSource from its raw reads, with the checks written once for every kind of source: no read after close(),
+ * every range inside [0, size) (else the E_FORMAT of `checkRange`), and close() idempotent.
+ */
+export function checkedSource(name: string, size: number, raw: RawReads): ByteSource {
+  let closed = false;
+  const source: ByteSource = {
+    name,
+    size,
+    async read(offset, length) {
+      checkOpen(closed, name);
+      checkRange(source, offset, length);
+      return raw.read(offset, length);
+    },
+    async readInto(offset, dst) {
+      checkOpen(closed, name);
+      checkRange(source, offset, dst.length);
+      await raw.readInto(offset, dst);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await raw.close?.();
+    },
+  };
+  return source;
 }
 
 /**
@@ -58,45 +93,16 @@ export async function readInChunks(offset: number, dst: Uint8Array, read: (offse
 
 /** Bytes already in memory (tests, a fetched buffer, an embedded model). */
 export function bytesSource(bytes: Uint8Array, name: string): ByteSource {
-  let closed = false;
-  return {
-    name,
-    size: bytes.length,
-    async read(offset, length) {
-      checkOpen(closed, name);
-      checkRange(this, offset, length);
-      return bytes.slice(offset, offset + length);
-    },
-    async readInto(offset, dst) {
-      checkOpen(closed, name);
-      checkRange(this, offset, dst.length);
-      dst.set(bytes.subarray(offset, offset + dst.length));
-    },
-    async close() {
-      closed = true;
-    },
-  };
+  return checkedSource(name, bytes.length, {
+    read: async (offset, length) => bytes.slice(offset, offset + length),
+    readInto: async (offset, dst) => dst.set(bytes.subarray(offset, offset + dst.length)),
+  });
 }
 
 /** A `Blob` or `File` (browsers, Workers): each read slices the blob, so only the bytes asked for are loaded. */
 export function blobSource(blob: Blob, name = typeof File !== 'undefined' && blob instanceof File ? blob.name : 'blob'): ByteSource {
-  let closed = false;
-  const source: ByteSource = {
-    name,
-    size: blob.size,
-    async read(offset, length) {
-      checkOpen(closed, name);
-      checkRange(source, offset, length);
-      return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
-    },
-    async readInto(offset, dst) {
-      await readInChunks(offset, dst, (at, length) => source.read(at, length));
-    },
-    async close() {
-      closed = true;
-    },
-  };
-  return source;
+  const read = async (offset: number, length: number) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+  return checkedSource(name, blob.size, { read, readInto: (offset, dst) => readInChunks(offset, dst, read) });
 }
 
 /**

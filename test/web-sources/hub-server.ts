@@ -1,11 +1,12 @@
 /**
  * A model hub on 127.0.0.1 for tests (node:http, started and stopped by the test): `/<org>/<name>/resolve/<rev>/<file>`
- * serves `<folder>/<file>` of the repositories given, `/data/<path>` serves ../shared/data as a plain URL folder.
+ * serves `<folder>/<file>` of the repositories given, `/<mount>/<path>` the folders mounted (`data` → ../shared/data
+ * as a plain URL folder, a page and its scripts for a browser test).
  * HEAD and GET with single Range requests, a sha256 ETag as the hub gives for LFS files, and faults on demand:
  * a connection dropped after some bytes, a Content-Length larger than the file, a wrong sha256.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync, readFileSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -31,33 +32,43 @@ export interface Request {
 
 export interface HubServer {
   url: string;
+  /** org/name → folder; tests may add repositories while the server runs. */
+  repos: Record<string, string>;
   requests: Request[];
   faults: Fault[];
   close(): Promise<void>;
 }
 
-export async function startHub(repos: Record<string, string>, dataDir: string): Promise<HubServer> {
+const CONTENT_TYPES: Record<string, string> = { js: 'text/javascript', html: 'text/html', wasm: 'application/wasm', json: 'application/json' };
+
+export async function startHub(repos: Record<string, string>, mounts: Record<string, string>): Promise<HubServer> {
   const requests: Request[] = [];
   const faults: Fault[] = [];
   const hashes = new Map<string, string>();
   const drops = new Map<Fault, number>();
-  const sha256 = (path: string) => {
+  /** The file's sha256, streamed (never the whole file in memory: the load benchmark measures this process). */
+  const sha256 = async (path: string): Promise<string> => {
     let h = hashes.get(path);
-    if (!h) hashes.set(path, (h = createHash('sha256').update(readFileSync(path)).digest('hex')));
+    if (!h) {
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+      hashes.set(path, (h = hash.digest('hex')));
+    }
     return h;
   };
 
   const fileFor = (path: string): string | null => {
     const parts = decodeURIComponent(path).split('/').slice(1);
     if (parts.some((p) => p === '..')) return null;
-    if (parts[0] === 'data') return join(dataDir, ...parts.slice(1));
+    if (Object.hasOwn(mounts, parts[0])) return join(mounts[parts[0]], ...parts.slice(1));
     const [org, name, resolve, , ...file] = parts;
     const folder = repos[`${org}/${name}`];
     if (!folder || resolve !== 'resolve' || file.length === 0) return null;
     return join(folder, ...file);
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => void serve(req, res));
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     requests.push({ method: req.method ?? '', path, range: req.headers.range ?? null, authorization: req.headers.authorization ?? null });
     const file = fileFor(path);
@@ -68,7 +79,9 @@ export async function startHub(repos: Record<string, string>, dataDir: string): 
     }
     const fault = faults.find((f) => path.endsWith(f.file));
     const size = stat.size + (fault?.extraLength ?? 0);
-    const headers: Record<string, string | number> = { 'accept-ranges': 'bytes', etag: `"${fault?.sha256 ?? sha256(file)}"`, 'content-type': 'application/octet-stream' };
+    const headers: Record<string, string | number> = { 'accept-ranges': 'bytes', etag: `"${fault?.sha256 ?? (await sha256(file))}"`,
+      'content-type': CONTENT_TYPES[file.split('.').pop() ?? ''] ?? 'application/octet-stream',
+    };
     if (req.method === 'HEAD') {
       res.writeHead(200, { ...headers, 'content-length': size }).end();
       return;
@@ -109,15 +122,20 @@ export async function startHub(repos: Record<string, string>, dataDir: string): 
         return;
       }
       sent += chunk.length;
-      res.write(chunk);
+      // Backpressure: never buffer more than the socket takes (the load benchmark runs this server in-process).
+      if (!res.write(chunk)) {
+        stream.pause();
+        res.once('drain', () => stream.resume());
+      }
     });
     // A lying Content-Length: the body ends short; close the connection so the client sees it.
     stream.on('end', () => (size > stat.size ? res.socket?.destroy() : res.end()));
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    repos,
     requests,
     faults,
     close: () =>

@@ -18,7 +18,7 @@ import { loadModel, type LoadModelOptions } from '../../src/models/load.js';
 import type { LoadedModel } from '../../src/models/model.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { expectWeftError } from '../formats/expect-error.js';
-import { splitGguf } from '../formats/make.js';
+import { shardSafetensors, splitGguf } from '../formats/make.js';
 import { DATA_DIR, dataPath, describeData } from '../helpers/data.js';
 import { startHub, type HubServer } from './hub-server.js';
 
@@ -52,7 +52,7 @@ describeData('model sources', () => {
   beforeAll(async () => {
     const repos: Record<string, string> = { 'karpathy/tinyllamas': dataPath(STORIES) };
     for (const m of REF_MODELS) repos[`weft-test/${m}`] = dataPath('ref-models', m);
-    hub = await startHub(repos, DATA_DIR);
+    hub = await startHub(repos, { data: DATA_DIR });
     rt = await Runtime.create();
     tmp = await mkdtemp(join(tmpdir(), 'weft-sources-'));
   });
@@ -255,7 +255,7 @@ describeData('model sources', () => {
     await expectWeftError(load('no-such-folder'), 'E_MISSING', /no-such-folder/);
   });
 
-  it('a GGUF split by gguf-split loads as one model: same logits as the unsplit file, by path and by URL', async () => {
+  it('a GGUF split by gguf-split loads as one model: same logits as the unsplit file, by path, folder, Blobs and hub id', async () => {
     const parts = splitGguf(await readFile(dataPath(STORIES, 'stories260K.gguf')), 3);
     const dir = join(tmp, 'split');
     await rm(dir, { recursive: true, force: true });
@@ -268,9 +268,34 @@ describeData('model sources', () => {
     expect(logitsOf(lm)).toEqual(want);
     expect(logitsOf(await load(dir))).toEqual(want); // a folder holding only the parts
     expect(logitsOf(await load(new Map(names.map((n, i) => [n, new Blob([parts[i]])]))))).toEqual(want);
+    hub.repos['weft-test/split'] = dir;
+    expect(logitsOf(await load(`weft-test/split/${names[0]}`))).toEqual(want);
     // A missing part names it.
     await rm(join(dir, names[2]));
     await expectWeftError(load(join(dir, names[0])), 'E_MISSING', /stories-00003-of-00003\.gguf/);
+  });
+
+  it('a sharded safetensors checkpoint over HTTP: the index, then every shard; same logits', async () => {
+    const dir = join(tmp, 'sharded');
+    await rm(dir, { recursive: true, force: true });
+    await shardSafetensors(dataPath('ref-models/gpt2-a/model.safetensors'), dir, 3);
+    hub.repos['weft-test/sharded'] = dir;
+    const events: LoadProgress[] = [];
+    const before = hub.requests.length;
+    expect(logitsOf(await load('weft-test/sharded', { onProgress: (p) => events.push(p) }))).toEqual(await pathLoad('ref-models/gpt2-a'));
+    const shards = new Set(requestsSince(before).map((r) => r.path).filter((p) => /model-0000\d-of-00003\.safetensors$/.test(p)));
+    expect(shards.size).toBe(3);
+    const files = await readdir(dir);
+    const sizes = await Promise.all(files.map(async (f) => (await readFile(join(dir, f))).length));
+    expect(events[0].total).toBe(sizes.reduce((a, b) => a + b, 0)); // every file, shards included, from the first event
+  });
+
+  it('a cache that cannot be written is a clear E_CACHE, and the load leaves nothing behind', async () => {
+    const blocker = join(tmp, 'not-a-folder');
+    await writeFile(blocker, 'a file where the cache folder should be');
+    const used = rt.heap.usedBytes;
+    await expectWeftError(load('karpathy/tinyllamas/stories260K.gguf', { cacheDir: join(blocker, 'weft') }), 'E_CACHE', /cannot write the model cache/, /cache: false/);
+    expect(rt.heap.usedBytes).toBe(used);
   });
 
   it('a tokenizer whose ids do not fit the model is refused at load, naming both files', async () => {

@@ -5,6 +5,7 @@
  *   - its model, stories260K.gguf, comes from a URL served by the test;
  *   - `POST /generate` with an empty prompt, 200 tokens, temperature 0 streams server-sent events whose text is
  *     llama2.c's greedy story byte for byte, and the wasm memory stays far below the 128 MB isolate limit;
+ *   - two requests at once both get the story (generations take turns on the one model);
  *   - bad requests get a 400 naming the field.
  */
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -127,6 +128,20 @@ const worker :Workerd.Worker = (
     expect((done.data as { wasmBytes: number }).wasmBytes).toBeLessThan(64 << 20);
     // the model was fetched from the test's server
     expect(models.requests.some((r) => r.path === '/stories260K.gguf')).toBe(true);
+  });
+
+  it('serves two requests at once, one generation after the other', async () => {
+    const want = await readFile(dataPath('llama2c-stories260k/expected_greedy_bos_200.txt'), 'utf8');
+    const texts = await Promise.all(
+      [0, 1].map(async () => {
+        const res = await fetch(`${base}/generate`, { method: 'POST', body: JSON.stringify({ max_new_tokens: 200, temperature: 0 }) });
+        return parseSse(await res.text())
+          .filter((e) => e.event === 'token')
+          .map((e) => (e.data as { text: string }).text)
+          .join('');
+      }),
+    );
+    expect(texts).toEqual([want, want]);
   });
 
   describe('bad requests', () => {

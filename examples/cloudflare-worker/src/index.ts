@@ -71,13 +71,15 @@ export default {
     let pieces: AsyncGenerator<string, GenerateResult, void> | undefined;
 
     const body = new ReadableStream<Uint8Array>({
-      async start() {
-        await turn;
-        pieces = stream(lm, prompt, { ...options, signal: abort.signal });
-      },
+      // Everything happens in pull (workerd may call pull before an async start() has settled).
       async pull(controller) {
         try {
-          const step = await pieces!.next();
+          if (!pieces) {
+            await turn;
+            if (abort.signal.aborted) return; // cancelled while waiting: cancel() releases the turn
+            pieces = stream(lm, prompt, { ...options, signal: abort.signal });
+          }
+          const step = await pieces.next();
           if (!step.done) {
             controller.enqueue(event('token', { text: step.value }));
             return;
@@ -94,9 +96,10 @@ export default {
       },
       async cancel() {
         // Aborted, the generator ends after at most one more token; run it out so the next request starts on a
-        // model nobody is using.
+        // model nobody is using (and never hand the turn on before the generations ahead of this one are done).
         abort.abort();
         try {
+          await turn;
           while (pieces && !(await pieces.next()).done);
         } finally {
           release();
