@@ -89,16 +89,19 @@ describeBrowser('loadModel in headless Chromium', () => {
   it('hub id → Cache API → no request the second time; a dropping server caches nothing; clear errors', async () => {
     const profile = await mkdtemp(join(tmpdir(), 'weft-chromium-'));
     const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-    const chromium = spawn(CHROMIUM, [...flags, `--user-data-dir=${profile}`, `${hub.url}/page/index.html`], { stdio: 'ignore' });
+    // Its own process group, so that stopping it stops its renderer and helper processes too.
+    const chromium = spawn(CHROMIUM, [...flags, `--user-data-dir=${profile}`, `${hub.url}/page/index.html`], { stdio: 'ignore', detached: true });
+    const exited = new Promise((r) => chromium.once('exit', r));
     let posted: string | undefined;
     try {
       for (const start = Date.now(); Date.now() - start < 90_000 && !posted; await new Promise((r) => setTimeout(r, 100))) {
         posted = hub.requests.find((r) => r.path.startsWith('/result/'))?.path;
       }
     } finally {
-      chromium.kill();
-      await new Promise((r) => chromium.once('exit', r));
-      await rm(profile, { recursive: true, force: true });
+      process.kill(-chromium.pid!, 'SIGTERM');
+      await exited;
+      // Helpers may still be flushing the profile for a moment after the main process exits.
+      await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     }
     expect(posted, 'the page never reported').toBeDefined();
     const out = JSON.parse(decodeURIComponent(posted!.slice('/result/'.length))) as PageResult;
