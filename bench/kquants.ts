@@ -3,11 +3,13 @@
  * scalar `_ref` twins at decode shapes (one activation row) and a prefill shape (64 rows, where the 4-row tile
  * decodes each weight chunk once for four rows), with the Q8_K activation quantization timed apart, and the weight
  * stream as GB/s and as a fraction of the read probe measured in the same run. SIMD and _ref alternate round by
- * round; figures are medians of the per-round ratio.
+ * round; figures are medians of the per-round ratio. Times are the process's CPU time (process.cpuUsage), not wall
+ * time: on a machine shared with other jobs, wall time also counts the slices the scheduler gave to them (measured
+ * here with a load of ~15 on 2 cores: wall-time medians 2-25× the CPU time for the same call).
  */
 import { actRowBytes, QUANT_TYPES, quantBytes, type QuantType } from '../src/runtime/quant.js';
 import { Runtime } from '../src/runtime/runtime.js';
-import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt, xorshift32 } from './util.js';
+import { JSON_OUTPUT, log, median, printTable, ReadProbe, xorshift32 } from './util.js';
 
 const rt = await Runtime.create({ relaxedSimd: process.argv.includes('--simd') ? false : 'auto' });
 const k = rt.kernels;
@@ -25,6 +27,27 @@ const SCALE_FIELDS: Record<string, number[]> = { Q2_K: [80, 82], Q3_K: [108], Q4
 
 const nextBits = xorshift32();
 
+/** CPU seconds per call of fn: calls repeated for at least `minMs` of wall time, CPU time divided by the count. */
+function cpuSeconds(fn: () => void, minMs = 20): number {
+  const start = process.cpuUsage();
+  const wall = performance.now();
+  let n = 0;
+  do {
+    fn();
+    n++;
+  } while (performance.now() - wall < minMs);
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6 / n;
+}
+
+/** Per function, CPU seconds per call in `rounds` alternating rounds (after one warm-up call each). */
+function alternate(fns: ReadonlyArray<() => void>, rounds: number): number[][] {
+  for (const fn of fns) fn();
+  const times = fns.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) fns.forEach((fn, i) => times[i].push(cpuSeconds(fn)));
+  return times;
+}
+
 const probe = new ReadProbe(rt);
 const readGBs = probe.bytesPerSecond() / 1e9;
 log(`read probe: ${readGBs.toFixed(1)} GB/s\n`);
@@ -37,7 +60,7 @@ for (const [nRows, inF, outF] of SHAPES) {
   for (let i = 0; i < xf.length; i++) xf[i] = nextBits() / 2 ** 31 - 1;
   const xq = rt.heap.alloc(nRows * actRowBytes('Q8_K', inF));
   const y = rt.alloc('f32', [nRows * outF]);
-  const quantize = timeIt(() => k.quantizeActQ8_K(x.offset, xq, inF, 0, nRows));
+  const quantize = median(alternate([() => k.quantizeActQ8_K(x.offset, xq, inF, 0, nRows)], 5)[0]);
   for (const type of TYPES) {
     const q = QUANT_TYPES[type];
     const bytes = quantBytes(type, outF, inF);
@@ -48,8 +71,7 @@ for (const [nRows, inF, outF] of SHAPES) {
     for (let b = 0; b < bytes / q.typeSize; b++) for (const at of SCALE_FIELDS[type]) view.setUint16(w + b * q.typeSize + at, 0x2000 + (nextBits() & 0x3ff), true);
     const simd = () => q.linear(k)(xq, w, 0, y.offset, nRows, inF, outF, 0, outF);
     const ref = () => q.linearRef(k)(xq, w, 0, y.offset, nRows, inF, outF, 0, outF);
-    const rounds = nRows * inF * outF > 1e8 ? 5 : 15;
-    const [ts, tr] = timeAlternating([simd, ref], rounds);
+    const [ts, tr] = alternate([simd, ref], 7);
     const tSimd = median(ts);
     const ratio = median(tr.map((t, i) => t / ts[i]));
     const gbs = bytes / tSimd / 1e9;

@@ -4,7 +4,8 @@
 // and fused q/k/v of mixed types); each file, and the F32 one as a baseline, then runs in weft and in llama.cpp
 // (node-llama-cpp, one thread, f32 KV cache, no flash attention), teacher-forced over a 24-token sequence and
 // greedily for 16 more tokens. node-llama-cpp hands out probabilities, not logits, so log-probabilities are compared
-// (over the tokens llama.cpp gives p ≥ 1e-4).
+// (over the tokens llama.cpp gives p ≥ 1e-4). And weft's Q4_K quantizer (quantize on load) must give llama.cpp's
+// bytes for every Q4_K tensor llama.cpp wrote into the Q4_K_M file (quantize_row_q4_K_ref: no importance matrix).
 //
 // Tolerance. Both engines quantize every matmul's activations to Q8_K with the same rule and take exact integer dot
 // products per 256-block, so where the 8-bit activations agree the two differ only by f32 rounding order (norms,
@@ -19,7 +20,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openGguf } from '../../src/formats/gguf.js';
 import { loadModel } from '../../src/models/model.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import { putBytes } from '../kernels/util.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { FTYPES, type KFileType, llamaQuantize, MODEL, writeF32Model } from './kquant-model.js';
 
@@ -47,6 +51,31 @@ describeData('K-quant GGUF files made by llama.cpp: weft against llama.cpp', () 
   }, 300_000);
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("weft's Q4_K quantizer gives llama.cpp's bytes for every Q4_K tensor of the Q4_K_M file", async () => {
+    const source = await openGguf(files.get('F32')!);
+    const made = await openGguf(files.get('Q4_K_M')!);
+    const rt = await Runtime.create();
+    let tensors = 0;
+    try {
+      for (const t of made.tensors.filter((x) => x.typeName === 'Q4_K')) {
+        const f32 = source.tensors.find((x) => x.name === t.name)!;
+        const src = putBytes(rt, await source.source.read(f32.offset, f32.byteLength));
+        const dst = rt.heap.alloc(t.byteLength);
+        rt.kernels.quantizeRowQ4_K_ref(src, dst, f32.byteLength / 4);
+        const want = await made.source.read(t.offset, t.byteLength);
+        const got = rt.u8.slice(dst, dst + t.byteLength);
+        expect(got.findIndex((v, i) => v !== want[i]), `${t.name}: first byte differing from llama.cpp's`).toBe(-1);
+        rt.heap.release(src);
+        rt.heap.release(dst);
+        tensors++;
+      }
+    } finally {
+      await source.source.close();
+      await made.source.close();
+    }
+    expect(tensors).toBeGreaterThanOrEqual(10);
   });
 
   for (const ftype of FILES) {
