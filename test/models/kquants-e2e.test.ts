@@ -20,7 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openGguf } from '../../src/formats/gguf.js';
+import { openGguf } from '../../src/files/local.js';
 import { loadModel } from '../../src/models/model.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { putBytes } from '../kernels/util.js';
