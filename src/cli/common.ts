@@ -30,23 +30,29 @@ export const MODEL_OPTIONS = {
   model: { type: 'string' },
   tokenizer: { type: 'string' },
   'context-length': { type: 'string' },
+  threads: { type: 'string' },
 } as const;
 
 export const MODEL_USAGE = `  --model PATH             a model folder (config.json + safetensors), a .gguf or a llama2.c .bin
   --tokenizer PATH         a tokenizer file, when the model folder has none (tokenizer.json, .gguf, llama2.c .bin)
-  --context-length N       positions the KV cache holds (default: 4096, or the model's context if smaller)`;
+  --context-length N       positions the KV cache holds (default: 4096, or the model's context if smaller)
+  --threads N|auto         threads the kernels run on (default: $WEFT_THREADS, else auto = the logical cores)`;
 
 /**
  * Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). NaN/Inf weights are
  * allowed (some checkpoints carry them in unused rows) but reported on stderr.
  */
-export async function loadModelFromOptions(values: { model?: string; tokenizer?: string; 'context-length'?: string }, embeddedDefault: boolean): Promise<LoadedModel> {
+export async function loadModelFromOptions(
+  values: { model?: string; tokenizer?: string; 'context-length'?: string; threads?: string },
+  embeddedDefault: boolean,
+): Promise<LoadedModel> {
   const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
+  const threads = values.threads === undefined || values.threads === 'auto' ? values.threads : parseInteger(values.threads, '--threads', 1);
   if (values.model === undefined && !embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
   const lm =
     values.model === undefined
-      ? await loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength })
-      : await loadModel(values.model, { tokenizer: values.tokenizer, contextLength });
+      ? await loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength, threads })
+      : await loadModel(values.model, { tokenizer: values.tokenizer, contextLength, threads });
   if (lm.nonFinite > 0) console.error(`weft: warning: ${lm.source} holds ${lm.nonFinite} NaN/Inf weight values`);
   return lm;
 }

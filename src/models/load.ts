@@ -9,6 +9,7 @@ import { openGguf, type GgufValue } from '../formats/gguf.js';
 import { openLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
 import { openSafetensors, weightsFromGguf, weightsFromLlama2c } from '../formats/weights.js';
 import { Runtime } from '../runtime/runtime.js';
+import type { ThreadsOption } from '../runtime/threads.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigReader, type Json } from './config.js';
 import type { LoadedModel } from './model.js';
@@ -21,6 +22,8 @@ export interface LoadModelOptions {
   tokenizer?: string;
   /** Positions the KV cache holds (default 4096); the model's maximum when that is smaller or this is larger. */
   contextLength?: number;
+  /** Threads of the Runtime made when `runtime` is absent (see RuntimeOptions.threads). */
+  threads?: ThreadsOption;
 }
 
 /** What a path holds, before any weight is copied. */
@@ -33,7 +36,7 @@ interface OpenedModel {
 
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const start = performance.now();
-  const rt = options.runtime ?? (await Runtime.create());
+  const rt = options.runtime ?? (await Runtime.create({ threads: options.threads }));
   try {
     const opened = await openModel(path);
     let built;
@@ -53,6 +56,15 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
         built.model.dispose();
         throw e;
       }
+    }
+    if (!options.runtime) {
+      // The model owns the Runtime made for it: disposing the model also ends that Runtime's worker threads.
+      const model = built.model;
+      const disposeModel = model.dispose.bind(model);
+      model.dispose = () => {
+        disposeModel();
+        rt.dispose();
+      };
     }
     return {
       model: built.model,

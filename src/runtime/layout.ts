@@ -73,7 +73,7 @@ export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: nu
   return packed;
 }
 
-/** y[rows, outF] = x[rows, inF] · Wᵀ (+ b): one call over all output features. W must be packed. */
+/** y[rows, outF] = x[rows, inF] · Wᵀ (+ b) over all output features, split over the runtime's threads. W must be packed. */
 export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor): void {
   const [outF, inF] = w.shape;
   const shapes = () => `x [${x.shape.join(', ')}], weight [${w.shape.join(', ')}], bias ${b ? `[${b.shape.join(', ')}]` : 'none'}, y [${y.shape.join(', ')}]`;
@@ -91,10 +91,10 @@ export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: T
     numel(y.shape) === rows * outF &&
     (b === null || (b.dtype === 'f32' && b.shape.length === 1 && b.shape[0] === outF));
   if (!ok) throw new WeftError('E_OPTION', `linear: shapes do not match (want f32 x [.., ${inF}], y [.., ${outF}], bias [${outF}]): ${shapes()}`);
-  const k = rt.kernels;
-  const run = w.dtype === 'f32' ? k.linearF32 : w.dtype === 'f16' ? k.linearF16 : w.dtype === 'bf16' ? k.linearBF16 : null;
-  if (!run) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
-  run(x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF, 0, outF);
+  const kernel = w.dtype === 'f32' ? 'linearF32' : w.dtype === 'f16' ? 'linearF16' : w.dtype === 'bf16' ? 'linearBF16' : null;
+  if (!kernel) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
+  // Threads take whole packed blocks of output rows: each output is summed by one thread, as with one thread.
+  rt.parallel({ kernel, args: [x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF], start: 0, end: outF, unit: PACK_BLOCK_ROWS, work: rows * inF * outF });
 }
 
 /**

@@ -6,6 +6,7 @@
  * parts in place through a row stride.
  */
 import { WeftError } from '../../errors.js';
+import { attention } from '../../runtime/attention.js';
 import { linear } from '../../runtime/layout.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
@@ -93,7 +94,6 @@ export function selfAttention(
   const qkv = rt.temp('f32', [rows, qkvDim]);
   const attended = rt.temp('f32', [rows, qDim]);
   const kvLen = pos0 + rows;
-  const scores = rt.temp('f32', [kvLen]); // the attention kernel's per-call scratch
 
   linear(rt, x, w.qkv, w.qkvBias, qkv);
   const q = qkv.offset;
@@ -106,11 +106,11 @@ export function selfAttention(
   }
   trace?.('qkv', layer, qkv);
 
-  const kCache = cache.keys[layer].offset;
-  const vCache = cache.values[layer].offset;
-  k.kvStore(key, value, qkvDim, kCache, vCache, cache.capacity, nKvHeads, headDim, pos0, rows);
-  k.attention(q, qkvDim, kCache, vCache, cache.capacity, attended.offset, qDim, rows, nHeads, nKvHeads, headDim, kvLen, pos0,
-    1 / Math.sqrt(headDim), 1, 0, 0, scores.offset, 0, nHeads);
+  const keys = cache.keys[layer];
+  const values = cache.values[layer];
+  k.kvStore(key, value, qkvDim, keys.offset, values.offset, cache.capacity, nKvHeads, headDim, pos0, rows);
+  attention(rt, { q, qStride: qkvDim, keys, values, capacity: cache.capacity, out: attended.offset, outStride: qDim, rows, nHeads, nKvHeads, headDim,
+    kvLen, pos0, scale: 1 / Math.sqrt(headDim), causal: true, mask: null, bias: null });
   trace?.('kqv_out', layer, attended);
   linear(rt, attended, w.output, w.outputBias, y);
 }
