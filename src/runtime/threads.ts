@@ -1,21 +1,27 @@
 /**
  * Threads: one shared WebAssembly.Memory, a pool of workers that each run the same kernel module on it, and the
- * barrier through which the caller's thread hands each of them a share of a kernel call.
+ * dispatcher through which the caller's thread shares each kernel call with them.
  *
- *   caller (thread 0)                                    worker t (1 … n-1, src/runtime/worker.ts)
- *   ─────────────────                                    ───────────────────────────────────────────
- *   write kernel id, args, the n ranges                  spin on EPOCH, then Atomics.wait
- *   Atomics.add(EPOCH), notify if any sleeps  ───────▶   run kernel(args…, start_t, end_t)
- *   run its own range [start_0, end_0)                   Atomics.add(DONE), notify if the caller sleeps
- *   wait until DONE = n-1  ◀─────────────────────────
+ *   caller (thread 0)                                     worker t (1 … n-1, src/runtime/worker.ts)
+ *   ─────────────────                                     ───────────────────────────────────────────
+ *   write kernel id, args, range; CLAIM = (epoch+1, 0)    spin on CLAIM, then Atomics.wait
+ *   notify if a worker sleeps                  ───────▶   claim chunk k: CAS CLAIM (e, k) → (e, k+1)
+ *   claim and run chunks the same way                     run kernel(args…, chunk k's range)
+ *   wait until COMPLETED = CHUNKS  ◀──────────────────    Atomics.add(COMPLETED)
  *
- * No message is posted per call: a call costs two atomic writes and, when a side had gone to sleep, one notify.
- * Every output element is computed whole by one thread, in the order one thread would use (the ranges are whole
- * packed blocks, whole rows, whole heads), so every thread count gives the same bits.
+ * A call's range is cut into CHUNKS pieces of whole units (packed blocks of 4 rows, whole rows, whole heads) that
+ * threads claim one at a time. Claiming rather than fixed shares is what keeps a busy machine from stalling: a
+ * worker the OS has not scheduled simply claims nothing, and the caller runs its chunks, instead of every call
+ * waiting a whole time slice for it (measured: with fixed halves and ~15 runnable processes on 2 cores, decode ran
+ * 7× slower on 2 threads than on 1). Every output element is still computed whole by one thread, in the order one
+ * thread uses (the kernels add in the same order for any range), so every thread count gives the same bits.
+ *
+ * The CAS on CLAIM both claims a chunk and proves that the call's fields the worker read belong to epoch e: the
+ * caller rewrites them only after every chunk of e was claimed and completed. No message is posted per call.
  *
  * The caller waits by spinning, then Atomics.wait where the thread may block. A browser's main thread may not
- * (Atomics.wait throws there): it spins until the workers are done. That keeps `forward` synchronous on every
- * platform; the caller is busy with its own share for most of the wait anyway, since the shares are equal.
+ * (Atomics.wait throws there): it spins until the chunks in flight are done. That keeps `forward` synchronous on
+ * every platform; the caller runs chunks itself meanwhile, so it rarely spins for long.
  */
 import { WeftError } from '../errors.js';
 import type { Kernels } from './kernels.js';
@@ -30,7 +36,7 @@ export type ThreadsOption = 'auto' | number;
  */
 export const AUTO_MAX_THREADS = 8;
 /** Threads a pool can have (the control block holds this many ranges). */
-export const MAX_THREADS = 64;
+export const MAX_THREADS = 32;
 
 /**
  * A kernel call split over the pool: the kernel's last two parameters are the half-open range [start, end) of the
@@ -60,23 +66,25 @@ export const PARALLEL_MIN_WORK = 1 << 16;
 
 /** Word indices of the control block (Int32), and byte offsets of its f64 arguments and error text. */
 const CONTROL = {
-  EPOCH: 0, // bumped by the caller to publish a call
-  DONE: 1, // workers that finished the current call
+  CLAIM: 0, // (epoch << 8) | next unclaimed chunk
+  COMPLETED: 1, // chunks of the current call finished
   KERNEL: 2, // index into the kernel name list
   NARGS: 3,
   ERROR: 4, // 0, or 1 + the thread whose kernel threw
   STOP: 5, // set once, to end the workers' loops
-  SLEEPERS: 6, // workers inside Atomics.wait on EPOCH
-  CALLER_SLEEPS: 7, // 1 while the caller is inside Atomics.wait on DONE
-  THREADS: 8,
+  SLEEPERS: 6, // workers inside Atomics.wait on CLAIM
+  CALLER_SLEEPS: 7, // 1 while the caller is inside Atomics.wait on COMPLETED
+  CHUNKS: 8, // chunks per call (fixed for the pool's life)
   SCRATCH_ARG: 9, // -1, or the argument that is a per-thread buffer
   SCRATCH_BYTES: 10,
-  RANGES: 16, // [start, end] × MAX_THREADS
-  ARGS_BYTE: 1024, // f64 × MAX_ARGS
+  RANGES: 16, // [from, to) of each chunk: 2 × CHUNKS_PER_THREAD × MAX_THREADS words
+  ARGS_BYTE: 1152, // f64 × MAX_ARGS
   MAX_ARGS: 32,
-  MESSAGE_BYTE: 2048, // UTF-8 error text of the failing thread
-  MESSAGE_BYTES: 2048,
+  MESSAGE_BYTE: 1536, // UTF-8 error text of the failing thread
+  MESSAGE_BYTES: 512,
 } as const;
+/** Chunks per thread in a call: enough that a late worker holds back little, few enough to keep chunks long. */
+const CHUNKS_PER_THREAD = 4;
 /** Bytes of the control block. */
 export const CONTROL_BYTES = CONTROL.MESSAGE_BYTE + CONTROL.MESSAGE_BYTES;
 
@@ -163,8 +171,8 @@ export class ThreadPool {
   private readonly c: Int32Array;
   private readonly a: Float64Array;
   private readonly kernelIndex: Map<string, number>;
-  /** Ranges of the current call, reused. */
-  private readonly ranges: Int32Array;
+  private readonly chunks: number;
+  private epoch = 0;
   private disposed = false;
 
   private constructor(
@@ -180,7 +188,10 @@ export class ThreadPool {
     this.c = new Int32Array(memory.buffer, control, CONTROL.MESSAGE_BYTE / 4);
     this.a = new Float64Array(memory.buffer, control + CONTROL.ARGS_BYTE, CONTROL.MAX_ARGS);
     this.kernelIndex = new Map(kernelNames.map((name, i) => [name, i]));
-    this.ranges = new Int32Array(2 * threads);
+    this.chunks = CHUNKS_PER_THREAD * threads;
+    this.c[CONTROL.CHUNKS] = this.chunks;
+    // Nothing to claim until the first call: the next chunk of epoch 0 is past the last.
+    Atomics.store(this.c, CONTROL.CLAIM, this.chunks);
   }
 
   /**
@@ -189,12 +200,12 @@ export class ThreadPool {
    */
   static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, control: number, kernels: Kernels): Promise<ThreadPool> {
     const kernelNames = Object.keys(kernels).filter((name) => typeof (kernels as unknown as Record<string, unknown>)[name] === 'function');
-    const workers: PoolWorker[] = [];
+    const pool = new ThreadPool(threads, memory, control, kernels, kernelNames, [], callerCanSleep());
     try {
       const ready: Array<Promise<void>> = [];
       for (let t = 1; t < threads; t++) {
         const { worker, firstMessage } = await spawnWorker();
-        workers.push(worker);
+        pool.workers.push(worker);
         const init: WorkerInit = { module, memory, control, thread: t, kernels: kernelNames, layout: CONTROL, spinLimit: SPIN_LIMIT };
         worker.post(init);
         ready.push(
@@ -206,23 +217,16 @@ export class ThreadPool {
       }
       await Promise.all(ready);
     } catch (e) {
-      for (const w of workers) w.terminate();
+      pool.dispose();
       throw new WeftError('E_WASM', `could not start ${threads - 1} worker thread(s): ${(e as Error).message}`, { cause: e });
     }
-    const c = new Int32Array(memory.buffer, control, CONTROL.MESSAGE_BYTE / 4);
-    c[CONTROL.THREADS] = threads;
-    return new ThreadPool(threads, memory, control, kernels, kernelNames, workers, callerCanSleep());
+    return pool;
   }
 
-  /** Runs `call` split over all threads (this one included) and returns when every share is done. */
+  /** Runs `call` in chunks over all threads (this one included) and returns when every chunk is done. */
   run(call: ParallelCall): void {
     if (this.disposed) throw new WeftError('E_OPTION', 'this Runtime was disposed');
-    const { c, a, threads, ranges } = this;
-    const units = Math.ceil((call.end - call.start) / call.unit);
-    for (let t = 0; t < threads; t++) {
-      ranges[2 * t] = Math.min(call.end, call.start + Math.floor((t * units) / threads) * call.unit);
-      ranges[2 * t + 1] = Math.min(call.end, call.start + Math.floor(((t + 1) * units) / threads) * call.unit);
-    }
+    const { c, a } = this;
     const kernel = this.kernelIndex.get(call.kernel);
     if (kernel === undefined || call.args.length > CONTROL.MAX_ARGS) throw new WeftError('E_OPTION', `parallel: ${call.kernel} is not a kernel of this module`);
     c[CONTROL.KERNEL] = kernel;
@@ -230,39 +234,57 @@ export class ThreadPool {
     for (let i = 0; i < call.args.length; i++) a[i] = call.args[i];
     c[CONTROL.SCRATCH_ARG] = call.scratch ? call.scratch.arg : -1;
     c[CONTROL.SCRATCH_BYTES] = call.scratch ? call.scratch.bytes : 0;
-    c.set(ranges.subarray(2), CONTROL.RANGES + 2);
-    Atomics.store(c, CONTROL.DONE, 0);
-    Atomics.add(c, CONTROL.EPOCH, 1); // publishes everything written above
-    if (Atomics.load(c, CONTROL.SLEEPERS) > 0) Atomics.notify(c, CONTROL.EPOCH);
-
-    let failure: unknown = null;
-    if (ranges[0] < ranges[1]) {
-      try {
-        (this.kernels[call.kernel] as (...args: number[]) => unknown)(...call.args, ranges[0], ranges[1]);
-      } catch (e) {
-        failure = e;
-      }
+    const units = Math.ceil((call.end - call.start) / call.unit);
+    for (let k = 0; k <= this.chunks; k++) {
+      // chunk k is [bound k, bound k+1): whole units, in order
+      const bound = Math.min(call.end, call.start + Math.floor((k * units) / this.chunks) * call.unit);
+      if (k < this.chunks) c[CONTROL.RANGES + 2 * k] = bound;
+      if (k > 0) c[CONTROL.RANGES + 2 * k - 1] = bound;
     }
-    this.waitForWorkers();
+    Atomics.store(c, CONTROL.COMPLETED, 0);
+    this.epoch = (this.epoch + 1) & 0xffffff;
+    Atomics.store(c, CONTROL.CLAIM, this.epoch << 8); // publishes everything written above
+    if (Atomics.load(c, CONTROL.SLEEPERS) > 0) Atomics.notify(c, CONTROL.CLAIM);
+
+    const run = this.kernels[call.kernel] as (...args: number[]) => unknown;
+    const args = [...call.args, 0, 0];
+    let failure: unknown = null;
+    for (;;) {
+      const claim = Atomics.load(c, CONTROL.CLAIM);
+      const k = claim & 0xff;
+      if (k >= this.chunks) break;
+      if (Atomics.compareExchange(c, CONTROL.CLAIM, claim, claim + 1) !== claim) continue;
+      args[args.length - 2] = c[CONTROL.RANGES + 2 * k];
+      args[args.length - 1] = c[CONTROL.RANGES + 2 * k + 1];
+      if (failure === null && args[args.length - 2] < args[args.length - 1]) {
+        try {
+          run(...args);
+        } catch (e) {
+          failure = e; // keep claiming (without running) so the call completes
+        }
+      }
+      Atomics.add(c, CONTROL.COMPLETED, 1);
+    }
+    this.waitForChunks();
     if (failure) throw failure;
     const failed = Atomics.exchange(c, CONTROL.ERROR, 0);
     if (failed) {
       const text = new Uint8Array(this.memory.buffer, this.control + CONTROL.MESSAGE_BYTE, CONTROL.MESSAGE_BYTES).slice();
-      const message = new TextDecoder().decode(text.subarray(0, text.indexOf(0) < 0 ? text.length : text.indexOf(0)));
-      throw new WeftError('E_WASM', `kernel ${call.kernel} failed in a worker (${message})`);
+      const end = text.indexOf(0);
+      throw new WeftError('E_WASM', `kernel ${call.kernel} failed in a worker (${new TextDecoder().decode(text.subarray(0, end < 0 ? text.length : end))})`);
     }
   }
 
-  private waitForWorkers(): void {
+  /** Until every chunk claimed by a worker is done. */
+  private waitForChunks(): void {
     const { c } = this;
-    const want = this.threads - 1;
     let spins = 0;
     for (;;) {
-      const done = Atomics.load(c, CONTROL.DONE);
-      if (done >= want) return;
+      const done = Atomics.load(c, CONTROL.COMPLETED);
+      if (done >= this.chunks) return;
       if (++spins < SPIN_LIMIT || !this.callerCanSleep) continue;
       Atomics.store(c, CONTROL.CALLER_SLEEPS, 1);
-      if (Atomics.load(c, CONTROL.DONE) === done) Atomics.wait(c, CONTROL.DONE, done);
+      Atomics.wait(c, CONTROL.COMPLETED, done);
       Atomics.store(c, CONTROL.CALLER_SLEEPS, 0);
       spins = 0;
     }
@@ -273,8 +295,8 @@ export class ThreadPool {
     if (this.disposed) return;
     this.disposed = true;
     Atomics.store(this.c, CONTROL.STOP, 1);
-    Atomics.add(this.c, CONTROL.EPOCH, 1);
-    Atomics.notify(this.c, CONTROL.EPOCH);
+    Atomics.store(this.c, CONTROL.CLAIM, ((this.epoch + 1) & 0xffffff) << 8);
+    Atomics.notify(this.c, CONTROL.CLAIM);
     for (const w of this.workers) w.terminate();
   }
 }

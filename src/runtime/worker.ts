@@ -1,14 +1,14 @@
 /**
- * The body of every pool worker: instantiate the kernel module on the shared memory, then run the share of each
- * kernel call the caller thread publishes in the control block, until told to stop.
+ * The body of every pool worker: instantiate the kernel module on the shared memory, then claim and run chunks of
+ * the kernel calls the caller publishes in the control block (threads.ts explains the protocol), until told to stop.
  *
- *   init message { module, memory, control, thread, kernels }  →  instantiate, reply 'ready'
- *   loop:  wait until control[EPOCH] changes (spin SPIN_LIMIT checks, then Atomics.wait)
- *          run kernels[control[KERNEL]](args…, start_t, end_t) on this thread's range
- *          Atomics.add(control[DONE]) (wake the caller if it sleeps)
+ *   init message { module, memory, control, thread, kernels, layout }  →  instantiate, reply 'ready'
+ *   loop:  read CLAIM = (epoch, next chunk); nothing left → spin SPIN_LIMIT checks, then Atomics.wait on CLAIM
+ *          read the call's fields; CAS CLAIM to (epoch, next + 1), or start over if it moved
+ *          run kernels[KERNEL](args…, chunk range); Atomics.add(COMPLETED) (wake the caller if it sleeps)
  *
  * threads.ts spawns it from this function's source text (a Node `eval` worker, a Blob URL in browsers), so it must
- * not refer to anything outside itself: the control-block layout is passed in the init message. That keeps one
+ * not refer to anything outside itself: the control-block layout comes in the init message. That keeps one
  * module for Node and browsers, needs no separate asset for bundlers to find, and lets Node 20 run it from the
  * TypeScript sources (tests) as well as from dist/.
  */
@@ -29,8 +29,8 @@ export interface WorkerInit {
   thread: number;
   /** Kernel export names: a call's KERNEL word indexes this list. */
   kernels: string[];
-  layout: { EPOCH: number; DONE: number; KERNEL: number; NARGS: number; ERROR: number; STOP: number; SLEEPERS: number; CALLER_SLEEPS: number; THREADS: number; SCRATCH_ARG: number; SCRATCH_BYTES: number; RANGES: number; ARGS_BYTE: number; MAX_ARGS: number; MESSAGE_BYTE: number; MESSAGE_BYTES: number };
-  /** Checks of the epoch word before sleeping in Atomics.wait. */
+  layout: { CLAIM: number; COMPLETED: number; KERNEL: number; NARGS: number; ERROR: number; STOP: number; SLEEPERS: number; CALLER_SLEEPS: number; CHUNKS: number; SCRATCH_ARG: number; SCRATCH_BYTES: number; RANGES: number; ARGS_BYTE: number; MAX_ARGS: number; MESSAGE_BYTE: number; MESSAGE_BYTES: number };
+  /** Checks of the claim word before sleeping in Atomics.wait. */
   spinLimit: number;
 }
 
@@ -59,40 +59,46 @@ export function workerMain(port: WorkerPort): void {
     const a = new Float64Array(buffer, init.control + L.ARGS_BYTE, L.MAX_ARGS);
     const text = new Uint8Array(buffer, init.control + L.MESSAGE_BYTE, L.MESSAGE_BYTES);
     const t = init.thread;
+    const chunks = c[L.CHUNKS]; // fixed for the pool's life
     const args: number[] = [];
-    let seen = Atomics.load(c, L.EPOCH);
     for (;;) {
-      let spins = 0;
-      while (Atomics.load(c, L.EPOCH) === seen) {
-        if (++spins < init.spinLimit) continue;
-        Atomics.add(c, L.SLEEPERS, 1);
-        Atomics.wait(c, L.EPOCH, seen);
-        Atomics.sub(c, L.SLEEPERS, 1);
-        spins = 0;
-      }
-      seen = Atomics.load(c, L.EPOCH);
+      const claim = Atomics.load(c, L.CLAIM);
       if (Atomics.load(c, L.STOP)) return;
-      const start = c[L.RANGES + 2 * t];
-      const end = c[L.RANGES + 2 * t + 1];
-      if (start < end) {
-        const n = c[L.NARGS];
-        args.length = n + 2;
-        for (let i = 0; i < n; i++) args[i] = a[i];
-        if (c[L.SCRATCH_ARG] >= 0) args[c[L.SCRATCH_ARG]] += t * c[L.SCRATCH_BYTES];
-        args[n] = start;
-        args[n + 1] = end;
+      const k = claim & 0xff;
+      if (k >= chunks) {
+        // nothing to claim: wait for the next call
+        let spins = 0;
+        while (Atomics.load(c, L.CLAIM) === claim) {
+          if (++spins < init.spinLimit) continue;
+          Atomics.add(c, L.SLEEPERS, 1);
+          Atomics.wait(c, L.CLAIM, claim);
+          Atomics.sub(c, L.SLEEPERS, 1);
+          spins = 0;
+        }
+        continue;
+      }
+      // The call's fields, then the claim: a successful CAS proves they were those of this epoch.
+      const n = c[L.NARGS];
+      args.length = n + 2;
+      for (let i = 0; i < n; i++) args[i] = a[i];
+      const scratchArg = c[L.SCRATCH_ARG];
+      if (scratchArg >= 0) args[scratchArg] += t * c[L.SCRATCH_BYTES];
+      args[n] = c[L.RANGES + 2 * k];
+      args[n + 1] = c[L.RANGES + 2 * k + 1];
+      const fn = fns[c[L.KERNEL]];
+      if (Atomics.compareExchange(c, L.CLAIM, claim, claim + 1) !== claim) continue;
+      if (args[n] < args[n + 1]) {
         try {
-          fns[c[L.KERNEL]].apply(null, args);
+          fn.apply(null, args);
         } catch (e) {
-          // The first failing thread writes its message; the caller throws it after the barrier.
+          // The first failing thread writes its message; the caller throws it once the call is complete.
           if (Atomics.compareExchange(c, L.ERROR, 0, t + 1) === 0) {
-            const bytes = new TextEncoder().encode(`thread ${t}: ${String((e as Error)?.message ?? e)}`).subarray(0, L.MESSAGE_BYTES);
             text.fill(0);
-            text.set(bytes);
+            text.set(new TextEncoder().encode(`thread ${t}: ${String((e as Error)?.message ?? e)}`).subarray(0, L.MESSAGE_BYTES));
           }
         }
       }
-      if (Atomics.add(c, L.DONE, 1) === c[L.THREADS] - 2 && Atomics.load(c, L.CALLER_SLEEPS)) Atomics.notify(c, L.DONE);
+      if (Atomics.add(c, L.COMPLETED, 1) === chunks - 1 && Atomics.load(c, L.CALLER_SLEEPS)) Atomics.notify(c, L.COMPLETED);
     }
   });
 }
