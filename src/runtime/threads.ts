@@ -266,7 +266,7 @@ export class ThreadPool {
       Atomics.add(c, CONTROL.COMPLETED, 1);
     }
     this.waitForChunks();
-    if (failure) throw failure;
+    if (failure) throw failure instanceof WeftError ? failure : new WeftError('E_WASM', `kernel ${call.kernel} failed (${(failure as Error).message})`, { cause: failure });
     const failed = Atomics.exchange(c, CONTROL.ERROR, 0);
     if (failed) {
       const text = new Uint8Array(this.memory.buffer, this.control + CONTROL.MESSAGE_BYTE, CONTROL.MESSAGE_BYTES).slice();
@@ -322,9 +322,11 @@ async function spawnWorker(): Promise<{ worker: PoolWorker; firstMessage: Promis
   const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
   if (isNode) {
     const { Worker } = await import('node:worker_threads');
-    const source = `${NAME_HELPER}const { parentPort } = require('node:worker_threads');
-(${workerMain.toString()})({ onMessage: (f) => parentPort.on('message', f), post: (m) => parentPort.postMessage(m) });`;
-    const worker = new Worker(source, { eval: true });
+    // import(), not require: an eval worker is an ES module when the process runs with --input-type=module.
+    // No execArgv: the parent's loaders (tsx) have nothing to do in a worker that only runs this source.
+    const source = `${NAME_HELPER}import('node:worker_threads').then(({ parentPort }) =>
+(${workerMain.toString()})({ onMessage: (f) => parentPort.on('message', f), post: (m) => parentPort.postMessage(m) }));`;
+    const worker = new Worker(source, { eval: true, execArgv: [] });
     const firstMessage = new Promise((resolve, reject) => {
       worker.once('message', (m) => {
         worker.unref(); // once started: a process using weft exits when its own work is done, workers or not
