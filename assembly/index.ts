@@ -13,3 +13,8 @@ export * from "./check";
 export function heapBase(): usize {
   return __heap_base;
 }
+
+/** 1 in the relaxed-SIMD build, 0 in the plain SIMD one: the host reports what actually runs, whatever it was given. */
+export function relaxedSimdBuild(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}

@@ -11,6 +11,8 @@ export type WeftErrorCode =
   | 'E_OPTION' // an invalid option or argument
   | 'E_CONTEXT' // a prompt or generation past the model's context
   | 'E_TOKENIZER' // a malformed tokenizer definition
+  | 'E_NETWORK' // a download failed (HTTP error status, connection dropped past the retries, a response of the wrong size)
+  | 'E_CACHE' // the model cache could not be written (disk full, storage quota exceeded, permissions)
   | 'E_ABORT'; // cancelled through an AbortSignal
 
 export class WeftError extends Error {

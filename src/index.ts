@@ -1,7 +1,8 @@
 /**
- * weft's public API. Everything here runs in Node, browsers and Workers alike, except the functions that take a
- * file path (`loadModel`, `loadTokenizer`, `fileSource`, `openSafetensors`), which are Node-only and load
- * `node:fs` on demand.
+ * weft's public API. Everything here runs in Node, browsers and Workers alike: `loadModel` takes a path (Node), a
+ * URL, a hub id, a File/Blob, bytes or a map of files. The functions that take a file path (`loadTokenizer`,
+ * `fileSource`, `openSafetensors`, `openGguf`) are Node-only and load `node:fs` on demand; no module here imports a
+ * `node:` module at its top level, so the package bundles for browsers and Workers.
  */
 export { WeftError, type WeftErrorCode } from './errors.js';
 
@@ -11,12 +12,19 @@ export type { Tensor, DType, Layout } from './runtime/tensor.js';
 export type { Kernels } from './runtime/kernels.js';
 
 // weights
-export { bytesSource, fileSource, blobSource, type ByteSource } from './formats/source.js';
+export { bytesSource, blobSource, type ByteSource } from './formats/source.js';
 export { readGguf, type GgufFile, type GgufValue } from './formats/gguf.js';
-export { openSafetensors, weightsFromGguf, type WeightSet, type WeightEntry } from './formats/weights.js';
+export { weightsFromGguf, type WeightSet, type WeightEntry } from './formats/weights.js';
+export { fileSource, openGguf, openSafetensors } from './files/local.js';
+
+// model sources: paths, URLs, hub ids, Files/Blobs, bytes; progress; the download cache
+export type { ModelInput, FileInput, SourceOptions } from './files/resolve.js';
+export type { LoadProgress } from './files/model-files.js';
+export { clearCache, listCache, type CacheEntry, type CacheOptions } from './files/cache.js';
 
 // models
 export { loadModel, type CausalLM, type DecoderConfig, type LoadedModel } from './models/model.js';
+export type { LoadModelOptions } from './models/load.js';
 
 // tokenizers
 export { Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromGguf, tokenizerFromLlama2c } from './tokenizers/index.js';

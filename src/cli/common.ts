@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WeftError } from '../errors.js';
 import { checkGenerateOptions, type GenerateOptions } from '../generation/generate.js';
+import type { LoadProgress } from '../files/model-files.js';
 import { loadModel, type LoadedModel } from '../models/model.js';
 
 /** The default model shipped in the package (llama2.c's stories260K, MIT): see the README. */
@@ -30,31 +31,76 @@ export const MODEL_OPTIONS = {
   model: { type: 'string' },
   tokenizer: { type: 'string' },
   'context-length': { type: 'string' },
+  'no-cache': { type: 'boolean' },
   threads: { type: 'string' },
 } as const;
 
-export const MODEL_USAGE = `  --model PATH             a model folder (config.json + safetensors), a .gguf or a llama2.c .bin
-  --tokenizer PATH         a tokenizer file, when the model folder has none (tokenizer.json, .gguf, llama2.c .bin)
+export const MODEL_USAGE = `  --model SOURCE           a model folder (config.json + safetensors), a .gguf or llama2.c .bin file, a URL of
+                           either, or a hub id: org/name, org/name@revision, org/name/file.gguf
+                           (hub: $WEFT_HUB_URL or https://huggingface.co; $HF_TOKEN is sent when set)
+  --tokenizer SOURCE       a tokenizer file (path or URL), when the model has none (tokenizer.json, .gguf, llama2.c .bin)
   --context-length N       positions the KV cache holds (default: 4096, or the model's context if smaller)
-  --threads N|auto         threads the kernels run on (default: $WEFT_THREADS, else auto = the logical cores)`;
+  --no-cache               do not read or write the download cache ($XDG_CACHE_HOME/weft or ~/.cache/weft)`;
 
 /**
  * Loads --model (or, when `embeddedDefault`, the embedded stories260K and its tokenizer). NaN/Inf weights are
  * allowed (some checkpoints carry them in unused rows) but reported on stderr.
  */
 export async function loadModelFromOptions(
-  values: { model?: string; tokenizer?: string; 'context-length'?: string; threads?: string },
+  values: { model?: string; tokenizer?: string; 'context-length'?: string; 'no-cache'?: boolean; threads?: string },
   embeddedDefault: boolean,
 ): Promise<LoadedModel> {
   const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
-  const threads = values.threads === undefined || values.threads === 'auto' ? values.threads : parseInteger(values.threads, '--threads', 1);
+  const threads = values.threads === undefined || values.threads === 'auto' ? (values.threads as 'auto' | undefined) : parseInteger(values.threads, '--threads', 1);
   if (values.model === undefined && !embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
-  const lm =
-    values.model === undefined
-      ? await loadModel(EMBEDDED_MODEL, { tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER, contextLength, threads })
-      : await loadModel(values.model, { tokenizer: values.tokenizer, contextLength, threads });
+  const bar = process.stderr.isTTY ? progressBar(process.stderr) : undefined;
+  const options = { contextLength, threads, cache: values['no-cache'] ? false : undefined, onProgress: bar?.update };
+  let lm: LoadedModel;
+  try {
+    lm =
+      values.model === undefined
+        ? await loadModel(EMBEDDED_MODEL, { ...options, tokenizer: values.tokenizer ?? EMBEDDED_TOKENIZER })
+        : await loadModel(values.model, { ...options, tokenizer: values.tokenizer });
+  } finally {
+    bar?.done();
+  }
   if (lm.nonFinite > 0) console.error(`weft: warning: ${lm.source} holds ${lm.nonFinite} NaN/Inf weight values`);
   return lm;
+}
+
+/**
+ * One line on a terminal, redrawn at most every 100 ms: percent, bytes, speed and the file being read. Only when
+ * stderr is a terminal (loadModelFromOptions): piped output stays clean.
+ */
+function progressBar(out: NodeJS.WriteStream): { update: (p: LoadProgress) => void; done: () => void } {
+  const start = performance.now();
+  let last = 0;
+  let drawn = false;
+  let latest: LoadProgress | null = null;
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  const draw = (p: LoadProgress) => {
+    const fraction = p.total > 0 ? p.loaded / p.total : 1;
+    const width = 24;
+    const filled = Math.round(fraction * width);
+    const seconds = (performance.now() - start) / 1000;
+    const speed = seconds > 0 ? `${mb(p.loaded / seconds)} MB/s` : '';
+    const file = p.file.length > 40 ? `…${p.file.slice(-39)}` : p.file;
+    out.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${mb(p.loaded)}/${mb(p.total)} MB ${speed} ${file}`);
+    drawn = true;
+  };
+  return {
+    update(p) {
+      latest = p;
+      const now = performance.now();
+      if (now - last < 100 && p.loaded < p.total) return;
+      last = now;
+      draw(p);
+    },
+    done() {
+      if (latest) draw(latest);
+      if (drawn) out.write('\n');
+    },
+  };
 }
 
 export const SAMPLING_OPTIONS = {

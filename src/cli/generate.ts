@@ -52,7 +52,12 @@ export async function run(argv: string[]): Promise<number> {
       }
     });
     if (values.json) console.log(JSON.stringify(jsonResult(result, lm.loadMs)));
-    else process.stdout.write('\n'); // as run.c ends its output
+    else if (lm.tokenizer) process.stdout.write('\n'); // as run.c ends its output
+    else {
+      // No tokenizer, so no text: the generated ids are the output, and stderr says why.
+      console.error(`weft: ${lm.source} has no tokenizer, so the output is token ids (give --tokenizer to see text)`);
+      console.log(result.ids.join(','));
+    }
   } finally {
     lm.model.dispose();
   }

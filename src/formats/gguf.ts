@@ -1,5 +1,5 @@
 import { WeftError } from '../errors.js';
-import { formatError, openFileWith, type ByteSource } from './source.js';
+import { formatError, type ByteSource } from './source.js';
 
 /**
  * GGUF, llama.cpp's single-file format (spec: ggml/docs/gguf.md). Little-endian:
@@ -396,9 +396,4 @@ export async function readGguf(source: ByteSource): Promise<GgufFile> {
     }
   }
   return { source, version, alignment, dataOffset, metadata, tensors };
-}
-
-/** `readGguf` of a file on disk (Node only); the file stays open for reading tensors until `source.close()`. */
-export function openGguf(path: string): Promise<GgufFile> {
-  return openFileWith(path, readGguf);
 }

@@ -1,5 +1,5 @@
 import { WeftError } from '../errors.js';
-import { formatError, openFileWith, type ByteSource } from './source.js';
+import { formatError, type ByteSource } from './source.js';
 
 /**
  * llama2.c checkpoints (`.bin`, the legacy "v0" export read by run.c): a header of 7 int32 and then every
@@ -117,9 +117,4 @@ export async function readLlama2c(source: ByteSource): Promise<Llama2cFile> {
     }
   }
   return { source, config, tensors };
-}
-
-/** `readLlama2c` of a file on disk (Node only); the file stays open for reading tensors until `source.close()`. */
-export function openLlama2c(path: string): Promise<Llama2cFile> {
-  return openFileWith(path, readLlama2c);
 }

@@ -24,7 +24,7 @@ export function formatError(sourceName: string, offset: number, message: string)
   return new WeftError('E_FORMAT', `${sourceName}: ${message} (byte offset ${offset})`);
 }
 
-function checkRange(source: { name: string; size: number }, offset: number, length: number): void {
+export function checkRange(source: { name: string; size: number }, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
     throw new WeftError('E_OPTION', `${source.name}: invalid read of ${length} bytes at byte offset ${offset}`);
   }
@@ -37,8 +37,23 @@ function checkRange(source: { name: string; size: number }, offset: number, leng
   }
 }
 
-function checkOpen(closed: boolean, name: string): void {
+export function checkOpen(closed: boolean, name: string): void {
   if (closed) throw new WeftError('E_OPTION', `${name}: read after close()`);
+}
+
+/**
+ * The most a source holds in JS memory at once while filling a destination: a tensor of any size is read piece by
+ * piece and each piece copied into place, so a 1 GB embedding never becomes a 1 GB JS buffer beside its wasm copy.
+ */
+export const READ_CHUNK_BYTES = 8 << 20;
+
+/** Fill `dst` with bytes [offset, offset + dst.length) by reads of at most READ_CHUNK_BYTES, each copied in place. */
+export async function readInChunks(offset: number, dst: Uint8Array, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<void> {
+  for (let done = 0; done < dst.length; ) {
+    const piece = await read(offset + done, Math.min(READ_CHUNK_BYTES, dst.length - done));
+    dst.set(piece, done);
+    done += piece.length;
+  }
 }
 
 /** Bytes already in memory (tests, a fetched buffer, an embedded model). */
@@ -63,58 +78,6 @@ export function bytesSource(bytes: Uint8Array, name: string): ByteSource {
   };
 }
 
-/**
- * A file on disk (Node only). Reads go through `FileHandle.read` into the destination buffer, with no
- * intermediate copy. Missing or unreadable files are E_MISSING naming the path.
- */
-export async function fileSource(path: string): Promise<ByteSource> {
-  const fs = await import('node:fs/promises');
-  let handle: Awaited<ReturnType<typeof fs.open>>;
-  let size: number;
-  try {
-    handle = await fs.open(path, 'r');
-  } catch (e) {
-    throw new WeftError('E_MISSING', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new WeftError('E_MISSING', `${path} is not a file`);
-    size = stat.size;
-  } catch (e) {
-    await handle.close();
-    throw e;
-  }
-  let closed = false;
-  const source: ByteSource = {
-    name: path,
-    size,
-    async read(offset, length) {
-      const dst = new Uint8Array(length);
-      await source.readInto(offset, dst);
-      return dst;
-    },
-    async readInto(offset, dst) {
-      checkOpen(closed, path);
-      checkRange(source, offset, dst.length);
-      // FileHandle.read may return fewer bytes than asked (large reads are split by the OS): loop until full.
-      let done = 0;
-      while (done < dst.length) {
-        const { bytesRead } = await handle.read(dst, done, dst.length - done, offset + done);
-        if (bytesRead === 0) {
-          throw formatError(path, offset + done, 'the file shrank while it was being read');
-        }
-        done += bytesRead;
-      }
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await handle.close();
-    },
-  };
-  return source;
-}
-
 /** A `Blob` or `File` (browsers, Workers): each read slices the blob, so only the bytes asked for are loaded. */
 export function blobSource(blob: Blob, name = typeof File !== 'undefined' && blob instanceof File ? blob.name : 'blob'): ByteSource {
   let closed = false;
@@ -127,7 +90,7 @@ export function blobSource(blob: Blob, name = typeof File !== 'undefined' && blo
       return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
     },
     async readInto(offset, dst) {
-      dst.set(await source.read(offset, dst.length));
+      await readInChunks(offset, dst, (at, length) => source.read(at, length));
     },
     async close() {
       closed = true;
@@ -137,11 +100,10 @@ export function blobSource(blob: Blob, name = typeof File !== 'undefined' && blo
 }
 
 /**
- * Open a file and parse its header with `parse` (Node only); the file is closed again when parsing fails, so a
- * bad file leaves no open handle behind. The returned header keeps the source open for reading tensors.
+ * Parse a header from `source` with `parse`, closing the source when parsing fails, so a bad file leaves no open
+ * handle (or connection) behind. The returned header keeps the source open for reading tensors.
  */
-export async function openFileWith<T>(path: string, parse: (source: ByteSource) => Promise<T>): Promise<T> {
-  const source = await fileSource(path);
+export async function parseWith<T>(source: ByteSource, parse: (source: ByteSource) => Promise<T>): Promise<T> {
   try {
     return await parse(source);
   } catch (e) {

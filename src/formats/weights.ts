@@ -1,8 +1,8 @@
 import { WeftError } from '../errors.js';
 import type { GgufFile } from './gguf.js';
 import type { Llama2cFile } from './llama2c.js';
-import { parseSafetensorsIndex, readSafetensors } from './safetensors.js';
-import { fileSource, type ByteSource } from './source.js';
+import { parseSafetensorsIndex, readSafetensors, type SafetensorsIndex } from './safetensors.js';
+import type { ByteSource } from './source.js';
 
 /**
  * The format-independent view of a checkpoint that model code loads from: every tensor's name, dtype, shape
@@ -33,7 +33,7 @@ export interface WeightSet {
   close(): Promise<void>;
 }
 
-function weightSet(name: string, entries: WeightEntry[], sources: ByteSource[]): WeightSet {
+function weightSet(name: string, entries: WeightEntry[], closeAll: () => Promise<void>): WeightSet {
   const map = new Map<string, WeightEntry>();
   for (const e of entries) {
     if (map.has(e.name)) throw new WeftError('E_FORMAT', `${name}: tensor ${e.name} appears twice (in ${map.get(e.name)!.source.name} and ${e.source.name})`);
@@ -48,10 +48,12 @@ function weightSet(name: string, entries: WeightEntry[], sources: ByteSource[]):
       return e;
     },
     has: (tensor) => map.has(tensor),
-    close: async () => {
-      await Promise.all(sources.map((s) => s.close()));
-    },
+    close: closeAll,
   };
+}
+
+async function closeSources(sources: ByteSource[]): Promise<void> {
+  await Promise.all(sources.map((s) => s.close()));
 }
 
 /** GGUF type names → WeightEntry dtype: the plain floats in lower case, every other type by its ggml name. */
@@ -59,75 +61,139 @@ const GGUF_PLAIN: Record<string, string> = { F32: 'f32', F16: 'f16', BF16: 'bf16
 
 /** GGUF dims are innermost first; entries get PyTorch order. */
 export function weightsFromGguf(file: GgufFile): WeightSet {
-  const entries = file.tensors.map((t) => ({
-    name: t.name,
-    dtype: GGUF_PLAIN[t.typeName] ?? t.typeName,
-    shape: [...t.dims].reverse(),
-    source: file.source,
-    offset: t.offset,
-    byteLength: t.byteLength,
-  }));
-  return weightSet(file.source.name, entries, [file.source]);
+  return weightsFromGgufSplits([file]);
+}
+
+/**
+ * The tensors of a model split by llama.cpp's gguf-split (`name-00001-of-00003.gguf`, ...) as one set: each split
+ * is a whole GGUF file whose `split.no` / `split.count` give its place; the first also holds all the model's
+ * metadata, and `split.tensors.count` the tensor total. An unsplit file is the case of one split.
+ */
+export function weightsFromGgufSplits(splits: GgufFile[]): WeightSet {
+  const first = splits[0];
+  const count = first.metadata.get('split.count') ?? 1;
+  if (count !== splits.length) {
+    throw new WeftError('E_FORMAT', `${first.source.name}: metadata split.count is ${String(count)} but ${splits.length} split file(s) were given`);
+  }
+  splits.forEach((file, i) => {
+    const no = file.metadata.get('split.no') ?? 0;
+    if (no !== i) throw new WeftError('E_FORMAT', `${file.source.name}: metadata split.no is ${String(no)}, expected ${i} (split files out of order, or from different models?)`);
+  });
+  const entries = splits.flatMap((file) =>
+    file.tensors.map((t) => ({
+      name: t.name,
+      dtype: GGUF_PLAIN[t.typeName] ?? t.typeName,
+      shape: [...t.dims].reverse(),
+      source: file.source,
+      offset: t.offset,
+      byteLength: t.byteLength,
+    })),
+  );
+  const expected = first.metadata.get('split.tensors.count');
+  if (expected !== undefined && expected !== entries.length) {
+    throw new WeftError('E_FORMAT', `${first.source.name}: metadata split.tensors.count is ${String(expected)} but the ${splits.length} splits hold ${entries.length} tensors`);
+  }
+  return weightSet(first.source.name, entries, () => closeSources(splits.map((f) => f.source)));
 }
 
 /** llama2.c tensors carry GGUF names and PyTorch shapes already; all are f32. */
 export function weightsFromLlama2c(file: Llama2cFile): WeightSet {
   const entries = file.tensors.map((t) => ({ ...t, dtype: 'f32', source: file.source }));
-  return weightSet(file.source.name, entries, [file.source]);
+  return weightSet(file.source.name, entries, () => file.source.close());
 }
 
 /**
- * Open a safetensors checkpoint (Node only): a `.safetensors` file, a `model.safetensors.index.json`, or a
- * folder holding either (the index wins, as in transformers). For a sharded checkpoint every tensor of the
- * weight map must be in the shard it names. On any error the files opened so far are closed.
+ * Named files as a format needs them: `open` returns a file's source (size known, nothing read yet) or null when
+ * absent; `where` names it in messages. Formats never learn whether a name is a path, a URL or a Blob.
  */
-export async function openSafetensors(pathOrFolder: string): Promise<WeightSet> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  const isFile = async (p: string): Promise<boolean> => (await fs.stat(p).catch(() => null))?.isFile() ?? false;
-  const stat = await fs.stat(pathOrFolder).catch(() => null);
-  if (!stat) throw new WeftError('E_MISSING', `no such file or folder: ${pathOrFolder}`);
+export interface FileOpener {
+  open(file: string): Promise<ByteSource | null>;
+  where(file: string): string;
+}
 
-  let file = pathOrFolder;
-  if (stat.isDirectory()) {
-    const index = path.join(pathOrFolder, 'model.safetensors.index.json');
-    const single = path.join(pathOrFolder, 'model.safetensors');
-    if (await isFile(index)) file = index;
-    else if (await isFile(single)) file = single;
-    else throw new WeftError('E_MISSING', `${pathOrFolder} holds neither model.safetensors nor model.safetensors.index.json`);
-  }
+/** A safetensors checkpoint's files, opened (sizes known) but not parsed: one file, or an index and its shards. */
+export interface SafetensorsFiles {
+  /** The .safetensors file or the index, for messages. */
+  name: string;
+  index: SafetensorsIndex | null;
+  shards: Array<{ file: string; source: ByteSource }>;
+  close(): Promise<void>;
+}
 
+/**
+ * Open a safetensors checkpoint among `files`: `file` is a `.safetensors` file or a `model.safetensors.index.json`;
+ * null looks for either (the index wins, as in transformers). Every shard is opened, which learns its size, and
+ * none is parsed, so a caller can sum the sizes before reading a weight byte (`readSafetensorsWeights` next).
+ */
+export async function openSafetensorsFiles(files: FileOpener, file: string | null): Promise<SafetensorsFiles> {
   const sources: ByteSource[] = [];
+  const close = () => closeSources(sources);
+  const open = async (name: string): Promise<ByteSource | null> => {
+    const source = await files.open(name);
+    if (source) sources.push(source);
+    return source;
+  };
   try {
-    if (!file.endsWith('.index.json')) {
-      const st = await readSafetensors(await openTracked(file, sources));
-      return weightSet(file, st.tensors.map((t) => ({ ...t, dtype: t.dtype.toLowerCase(), source: st.source })), sources);
-    }
-    const index = parseSafetensorsIndex(await fs.readFile(file, 'utf8'), file);
-    const folder = path.dirname(file);
-    const entries: WeightEntry[] = [];
-    for (const shard of new Set(index.weightMap.values())) {
-      const st = await readSafetensors(await openTracked(path.join(folder, shard), sources));
-      for (const t of st.tensors) {
-        if (index.weightMap.get(t.name) !== shard) continue; // not this shard's per the index: transformers ignores it too
-        entries.push({ ...t, dtype: t.dtype.toLowerCase(), source: st.source });
+    let main: ByteSource | null = null;
+    if (file === null) {
+      file = 'model.safetensors.index.json';
+      main = await open(file);
+      if (!main) {
+        file = 'model.safetensors';
+        main = await open(file);
       }
+      if (!main) throw new WeftError('E_MISSING', `${files.where('')} holds neither model.safetensors nor model.safetensors.index.json`);
+    } else {
+      main = await open(file);
+      if (!main) throw new WeftError('E_MISSING', `no such file: ${files.where(file)}`);
     }
-    const set = weightSet(file, entries, sources);
-    for (const [tensor, shard] of index.weightMap) {
-      if (!set.has(tensor)) throw new WeftError('E_MISSING', `${file}: the weight map puts tensor ${tensor} in ${shard}, which does not hold it`);
+    const name = files.where(file);
+    // A safetensors file starts with its 8-byte header length; an index is JSON.
+    const isIndex = main.size > 0 && (await main.read(0, 1))[0] === 0x7b; // '{'
+    if (!isIndex) return { name, index: null, shards: [{ file, source: main }], close };
+    const index = parseSafetensorsIndex(new TextDecoder().decode(await main.read(0, main.size)), name);
+    const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    const shards: SafetensorsFiles['shards'] = [];
+    for (const shard of new Set(index.weightMap.values())) {
+      const source = await open(folder + shard);
+      if (!source) throw new WeftError('E_MISSING', `${name}: the weight map names the shard ${shard}, but ${files.where(folder + shard)} does not exist`);
+      shards.push({ file: shard, source });
     }
-    return set;
+    return { name, index, shards, close };
   } catch (e) {
-    await Promise.all(sources.map((s) => s.close()));
+    await close();
     throw e;
   }
 }
 
-async function openTracked(path: string, opened: ByteSource[]): Promise<ByteSource> {
-  const source = await fileSource(path);
-  opened.push(source);
-  return source;
+/**
+ * Parse the opened checkpoint's headers into a WeightSet. For a sharded checkpoint every tensor of the weight map
+ * must be in the shard it names. On any error every file is closed.
+ */
+export async function readSafetensorsWeights(opened: SafetensorsFiles): Promise<WeightSet> {
+  try {
+    const entries: WeightEntry[] = [];
+    for (const { file, source } of opened.shards) {
+      const st = await readSafetensors(source);
+      for (const t of st.tensors) {
+        if (opened.index && opened.index.weightMap.get(t.name) !== file) continue; // not this shard's per the index: transformers ignores it too
+        entries.push({ ...t, dtype: t.dtype.toLowerCase(), source: st.source });
+      }
+    }
+    const set = weightSet(opened.name, entries, opened.close);
+    for (const [tensor, shard] of opened.index?.weightMap ?? []) {
+      if (!set.has(tensor)) throw new WeftError('E_MISSING', `${opened.name}: the weight map puts tensor ${tensor} in ${shard}, which does not hold it`);
+    }
+    return set;
+  } catch (e) {
+    await opened.close();
+    throw e;
+  }
+}
+
+/** `openSafetensorsFiles` then `readSafetensorsWeights`. */
+export async function openSafetensorsWeights(files: FileOpener, file: string | null): Promise<WeightSet> {
+  return readSafetensorsWeights(await openSafetensorsFiles(files, file));
 }
 
 /** Copy a tensor's bytes, exactly `entry.byteLength` of them, into `dst` (typically a view of wasm memory). */

@@ -1,13 +1,24 @@
 /**
- * `loadModel`: from a path to a running model. It works out the format (a Hugging Face folder or .safetensors
- * file, a GGUF file, a llama2.c .bin), reads the hyper-parameters, lets the architecture module copy the weights
- * into wasm memory, and finds the tokenizer. On any error every allocation made for the model is released, so the
- * Runtime stays usable for the next load.
+ * `loadModel`: from any source to a running model.
+ *
+ *   source ─ resolveModelFiles ─→ ModelFiles (+ the file named, if one)        files/resolve.ts
+ *     └─ openModel: the format by magic bytes; every file opened (sizes → progress total) before a weight byte:
+ *          config.json + safetensors (one file or an index and its shards)  → 'hf'
+ *          GGUF (one file, or gguf-split parts)                            → 'gguf', tokenizer from the same header
+ *          llama2.c .bin (+ tokenizer.bin / tok512.bin beside it)          → 'gguf' (GGUF names, metadata written here)
+ *       └─ architecture.build: weights streamed into wasm memory          registry.ts, blocks/weights.ts
+ *          └─ tokenizer (checked against the model's vocabulary)
+ *
+ * On any error (or abort) every allocation made for the model is released and every file closed, so the Runtime
+ * stays usable for the next load.
  */
 import { WeftError } from '../errors.js';
-import { openGguf, type GgufValue } from '../formats/gguf.js';
-import { openLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
-import { openSafetensors, weightsFromGguf, weightsFromLlama2c } from '../formats/weights.js';
+import { abortError, LoadSession, type LoadProgress, type ModelFiles } from '../files/model-files.js';
+import { resolveModelFiles, type ModelInput, type SourceOptions } from '../files/resolve.js';
+import { readGguf, type GgufFile, type GgufValue } from '../formats/gguf.js';
+import { readLlama2c, type Llama2cConfig } from '../formats/llama2c.js';
+import { parseWith, type ByteSource } from '../formats/source.js';
+import { openSafetensorsFiles, readSafetensorsWeights, weightsFromGgufSplits, weightsFromLlama2c } from '../formats/weights.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { ThreadsOption } from '../runtime/threads.js';
 import type { Tokenizer } from '../tokenizers/index.js';
@@ -15,51 +26,59 @@ import { ConfigReader, type Json } from './config.js';
 import type { LoadedModel } from './model.js';
 import { architectureOf, type ModelSource } from './registry.js';
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends SourceOptions {
   /** The Runtime to load into (shared by several models); a new one when absent. */
   runtime?: Runtime;
-  /** A tokenizer file to use instead of the one found beside (or inside) the model. */
-  tokenizer?: string;
+  /** A tokenizer to use instead of the one found beside (or inside) the model: any source loadModel takes. */
+  tokenizer?: ModelInput;
   /** Positions the KV cache holds (default 4096); the model's maximum when that is smaller or this is larger. */
   contextLength?: number;
   /** Threads of the Runtime made when `runtime` is absent (see RuntimeOptions.threads). */
   threads?: ThreadsOption;
+  /** Called as bytes arrive; `total` (every file's size) is final from the first call. */
+  onProgress?: (progress: LoadProgress) => void;
 }
 
-/** What a path holds, before any weight is copied. */
+/** What the files hold, every file opened, before any weight is copied. */
 interface OpenedModel {
   modelType: string;
   source: ModelSource;
-  /** The tokenizer file to use when the caller names none, or null. */
-  tokenizerPath: string | null;
+  /** Builds the tokenizer found with the model, or null when there is none. */
+  tokenizer: (() => Promise<Tokenizer>) | null;
 }
 
-export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+export async function loadModel(input: ModelInput, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const start = performance.now();
+  checkOptions(options);
+  const session = new LoadSession(options.onProgress, options.signal);
+  const onDownload = (where: string, bytes: number) => session.downloaded(where, bytes);
   const rt = options.runtime ?? (await Runtime.create({ threads: options.threads }));
+  let dispose: (() => void) | null = null;
   try {
-    const opened = await openModel(path);
+    const { files, main } = await resolveModelFiles(input, options, onDownload);
+    let ownTokenizer: (() => Promise<Tokenizer>) | null = null;
+    if (options.tokenizer !== undefined) {
+      const given = await resolveModelFiles(options.tokenizer, options, onDownload);
+      const tokenizerFiles = session.opener(given.files);
+      await tokenizerFiles.open(given.main ?? 'tokenizer.json'); // opened now, so its size is in the total
+      ownTokenizer = () => tokenizerFrom(tokenizerFiles, given.main);
+    }
+    const opened = await openModel(files, session.opener(files), main, session);
     let built;
     try {
-      const architecture = await architectureOf(opened.modelType, path);
+      const architecture = await architectureOf(opened.modelType, opened.source.weights.name);
       built = await architecture.build(rt, opened.source, { contextLength: options.contextLength });
     } finally {
       await opened.source.weights.close(); // every weight is in wasm memory now (or the load failed)
     }
-    let tokenizer: Tokenizer | null = null;
-    const tokenizerPath = options.tokenizer ?? opened.tokenizerPath;
-    if (tokenizerPath !== null) {
-      try {
-        const { loadTokenizer } = await import('../tokenizers/index.js');
-        tokenizer = await loadTokenizer(tokenizerPath);
-      } catch (e) {
-        built.model.dispose();
-        throw e;
-      }
-    }
+    const model = built.model;
+    dispose = () => model.dispose();
+    const makeTokenizer = ownTokenizer ?? opened.tokenizer;
+    const tokenizer = makeTokenizer ? await makeTokenizer() : null;
+    if (tokenizer) checkVocabulary(tokenizer, model.config.vocabSize, opened.source.weights.name);
+    await session.finish();
     if (!options.runtime) {
       // The model owns the Runtime made for it: disposing the model also ends that Runtime's worker threads.
-      const model = built.model;
       const disposeModel = model.dispose.bind(model);
       model.dispose = () => {
         disposeModel();
@@ -67,55 +86,156 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
       };
     }
     return {
-      model: built.model,
+      model,
       tokenizer,
       generationConfig: opened.source.generationConfig,
-      source: path,
+      source: main === null ? files.name : files.where(main),
       loadMs: performance.now() - start,
       weightBytes: built.weightBytes,
       nonFinite: built.nonFinite,
     };
   } catch (e) {
+    dispose?.();
+    await session.close();
     if (!options.runtime) rt.dispose();
     throw e;
   }
 }
 
-async function openModel(path: string): Promise<OpenedModel> {
-  const fs = await import('node:fs/promises');
-  const stat = await fs.stat(path).catch(() => null);
-  if (!stat) throw new WeftError('E_MISSING', `no such model file or folder: ${path}`);
-  if (stat.isDirectory() || path.endsWith('.safetensors') || path.endsWith('.safetensors.index.json')) return openHf(path, stat.isDirectory());
-  if (path.endsWith('.gguf')) return openGgufModel(path);
-  if (path.endsWith('.bin')) return openLlama2cModel(path);
-  throw new WeftError('E_UNSUPPORTED', `${path}: unknown model format; give a folder (config.json + safetensors), a .safetensors, a .gguf or a llama2.c .bin file`);
+function checkOptions(options: LoadModelOptions): void {
+  if (options.signal !== undefined && !(typeof AbortSignal !== 'undefined' && options.signal instanceof AbortSignal)) {
+    throw new WeftError('E_OPTION', 'option signal must be an AbortSignal');
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new WeftError('E_OPTION', 'option onProgress must be a function');
+  if (options.retries !== undefined && !(Number.isInteger(options.retries) && options.retries >= 0)) throw new WeftError('E_OPTION', `option retries must be an integer ≥ 0, got ${options.retries}`);
+  if (options.signal?.aborted) throw abortError(options.signal);
 }
 
-/** A Hugging Face checkpoint: config.json (required), generation_config.json and tokenizer.json beside the weights. */
-async function openHf(path: string, isFolder: boolean): Promise<OpenedModel> {
-  const { join, dirname } = await import('node:path');
-  const folder = isFolder ? path : dirname(path);
-  const configPath = join(folder, 'config.json');
-  const config = await readJson(configPath, true);
-  const generationConfig = (await readJson(join(folder, 'generation_config.json'), false)) ?? {};
-  const reader = new ConfigReader(config!, configPath);
+/**
+ * A tokenizer whose ids reach past the model's vocabulary would fail only at generation ("token id 7454 outside the
+ * vocabulary"): refuse the pair at load, naming both files. A smaller tokenizer is fine (embedding rows are often
+ * padded to a multiple of 64 or 128).
+ */
+function checkVocabulary(tokenizer: Tokenizer, modelVocab: number, modelName: string): void {
+  if (tokenizer.vocabSize > modelVocab) {
+    throw new WeftError(
+      'E_FORMAT',
+      `the tokenizer ${tokenizer.name} has ids up to ${tokenizer.vocabSize - 1} but the model ${modelName} has a vocabulary of ${modelVocab}: they do not belong together (give the model's own tokenizer)`,
+    );
+  }
+}
+
+async function tokenizerFrom(files: ModelFiles, file: string | null): Promise<Tokenizer> {
+  const { tokenizerFromFiles } = await import('../tokenizers/index.js');
+  return tokenizerFromFiles(files, file);
+}
+
+const SPLIT_GGUF = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
+
+/**
+ * Which format `main` (or, for a folder, the set) holds, by content: "GGUF" magic; a JSON object (a safetensors
+ * index, or config.json); a safetensors file (an 8-byte header length, then '{'); else a llama2.c checkpoint,
+ * whose header readLlama2c validates. A folder is Hugging Face when it has config.json, else the one GGUF model
+ * among its files (a set of gguf-split parts counts as one).
+ */
+async function openModel(raw: ModelFiles, files: ModelFiles, main: string | null, session: LoadSession): Promise<OpenedModel> {
+  if (main === null) {
+    if (await files.open('config.json')) return openHf(files, '', null, session);
+    if ((await raw.list()) === null) {
+      throw new WeftError('E_MISSING', `${files.where('config.json')} is missing: a Hugging Face model needs its config.json (for a GGUF file of a repository, name it: org/name/file.gguf)`);
+    }
+    const gguf = await findGguf(raw);
+    if (gguf) return openGgufModel(files, gguf, session);
+    throw new WeftError('E_MISSING', `${files.name}: no config.json (a Hugging Face model) and no single GGUF model among the files; name the model file`);
+  }
+  const source = await files.open(main);
+  if (!source) throw new WeftError('E_MISSING', `no such model file: ${files.where(main)}`);
+  const head = await source.read(0, Math.min(28, source.size));
+  const dir = main.includes('/') ? main.slice(0, main.lastIndexOf('/') + 1) : '';
+  if (String.fromCharCode(...head.subarray(0, 4)) === 'GGUF') return openGgufModel(files, main, session);
+  if (head[0] === 0x7b /* '{' */) return openHf(files, dir, main.endsWith('config.json') ? null : main, session);
+  if (head.length >= 9 && head[8] === 0x7b && head[4] === 0 && head[5] === 0 && head[6] === 0 && head[7] === 0) return openHf(files, dir, main, session);
+  if (looksLikeLlama2c(head)) return openLlama2cModel(files, main, session);
+  throw new WeftError(
+    'E_UNSUPPORTED',
+    `${files.where(main)}: unknown model format (not GGUF, safetensors, a safetensors index, config.json or a llama2.c checkpoint); give a Hugging Face folder, a .safetensors, a .gguf or a llama2.c .bin file`,
+  );
+}
+
+/** llama2.c's header: 7 int32 (dim, hidden, layers, heads, kv heads, vocab — negative when unshared —, seq len), all plausible. */
+function looksLikeLlama2c(head: Uint8Array): boolean {
+  if (head.length < 28) return false;
+  const view = new DataView(head.buffer, head.byteOffset, 28);
+  const fields = Array.from({ length: 7 }, (_, i) => view.getInt32(4 * i, true));
+  fields[5] = Math.abs(fields[5]);
+  return fields.every((v) => v > 0 && v < 1 << 24);
+}
+
+/** The one GGUF model of a listable set (the first part of a split one), or null. Sniffs without tracking. */
+async function findGguf(files: ModelFiles): Promise<string | null> {
+  const found: string[] = [];
+  for (const name of (await files.list()) ?? []) {
+    const split = SPLIT_GGUF.exec(name);
+    if (split && Number(split[2]) !== 1) continue;
+    const source = await files.open(name);
+    if (!source) continue;
+    try {
+      if (source.size >= 4 && String.fromCharCode(...(await source.read(0, 4))) === 'GGUF') found.push(name);
+    } finally {
+      await source.close();
+    }
+  }
+  if (found.length > 1) throw new WeftError('E_OPTION', `${files.name} holds several GGUF models (${found.join(', ')}); name the one to load`);
+  return found[0] ?? null;
+}
+
+/**
+ * A Hugging Face checkpoint: config.json (required), generation_config.json and tokenizer.json beside the weights.
+ * `weights`: the .safetensors file or index named by the caller, or null to find it.
+ */
+async function openHf(files: ModelFiles, dir: string, weights: string | null, session: LoadSession): Promise<OpenedModel> {
+  const configName = `${dir}config.json`;
+  const config = await readJson(files, configName, 'a Hugging Face model needs its config.json beside the weights', session);
+  const generationConfig = (await readJson(files, `${dir}generation_config.json`, null, session)) ?? {};
+  const reader = new ConfigReader(config!, files.where(configName));
   const modelType = reader.string('model_type');
-  const weights = await openSafetensors(path);
-  const tokenizerPath = join(folder, 'tokenizer.json');
-  return { modelType, source: { format: 'hf', config: reader, generationConfig, weights }, tokenizerPath: (await exists(tokenizerPath)) ? tokenizerPath : null };
+  const hasTokenizer = (await files.open(`${dir}tokenizer.json`)) !== null;
+  if (hasTokenizer) await files.open(`${dir}tokenizer_config.json`); // counted in the total now, read with the tokenizer
+  const opened = await openSafetensorsFiles(files, weights ?? (dir ? `${dir}model.safetensors` : null));
+  session.begin();
+  const set = await readSafetensorsWeights(opened);
+  return {
+    modelType,
+    source: { format: 'hf', config: reader, generationConfig, weights: set },
+    tokenizer: hasTokenizer ? () => tokenizerFrom(files, `${dir}tokenizer.json`) : null,
+  };
 }
 
-/** A GGUF file: hyper-parameters and (usually) the vocabulary in its metadata. */
-async function openGgufModel(path: string): Promise<OpenedModel> {
-  const file = await openGguf(path);
+/** A GGUF model, one file or every part of a gguf-split set: hyper-parameters and (usually) the vocabulary inside. */
+async function openGgufModel(files: ModelFiles, main: string, session: LoadSession): Promise<OpenedModel> {
+  const split = SPLIT_GGUF.exec(main);
+  const names = split ? Array.from({ length: Number(split[3]) }, (_, i) => `${split[1]}-${String(i + 1).padStart(5, '0')}-of-${split[3]}.gguf`) : [main];
+  const sources: ByteSource[] = [];
+  for (const name of names) {
+    const source = await files.open(name);
+    if (!source) throw new WeftError('E_MISSING', `${files.where(name)} is missing: ${files.where(main)} is part ${Number(split![2])} of a model split in ${names.length} files`);
+    sources.push(source);
+  }
+  session.begin();
+  const parts: GgufFile[] = [];
+  for (const source of sources) parts.push(await parseWith(source, readGguf));
+  const weights = weightsFromGgufSplits(parts);
+  const first = parts[0];
   const metadata: Json = {};
-  for (const [key, value] of file.metadata) metadata[key] = toJson(value);
-  const config = new ConfigReader(metadata, `${path} metadata`);
-  return {
-    modelType: config.string('general.architecture'),
-    source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromGguf(file) },
-    tokenizerPath: config.has('tokenizer.ggml.model') ? path : null,
-  };
+  for (const [key, value] of first.metadata) metadata[key] = toJson(value);
+  const config = new ConfigReader(metadata, `${first.source.name} metadata`);
+  const tokenizer = config.has('tokenizer.ggml.model')
+    ? async () => {
+        const { tokenizerFromGguf } = await import('../tokenizers/index.js');
+        return tokenizerFromGguf(first); // the header already read: the file is not opened again
+      }
+    : null;
+  return { modelType: config.string('general.architecture'), source: { format: 'gguf', config, generationConfig: {}, weights }, tokenizer };
 }
 
 /**
@@ -123,9 +243,18 @@ async function openGgufModel(path: string): Promise<OpenedModel> {
  * llama whose metadata is written here from the header. run.c's semantics: BOS is 1, and generation stops when
  * BOS is produced, so BOS is also the only stop id.
  */
-async function openLlama2cModel(path: string): Promise<OpenedModel> {
-  const { join, dirname } = await import('node:path');
-  const file = await openLlama2c(path);
+async function openLlama2cModel(files: ModelFiles, main: string, session: LoadSession): Promise<OpenedModel> {
+  const dir = main.includes('/') ? main.slice(0, main.lastIndexOf('/') + 1) : '';
+  // run.c takes the tokenizer with -z; by default tokenizer.bin. The stories260K model ships with tok512.bin.
+  let tokenizerName: string | null = null;
+  for (const name of [`${dir}tokenizer.bin`, `${dir}tok512.bin`]) {
+    if (await files.open(name)) {
+      tokenizerName = name;
+      break;
+    }
+  }
+  session.begin();
+  const file = await parseWith((await files.open(main))!, readLlama2c);
   const h: Llama2cConfig = file.config;
   const metadata: Json = {
     'general.architecture': 'llama',
@@ -140,43 +269,31 @@ async function openLlama2cModel(path: string): Promise<OpenedModel> {
     'tokenizer.ggml.bos_token_id': 1,
     'tokenizer.ggml.eos_token_id': 1,
   };
-  const config = new ConfigReader(metadata, `${path} header`);
-  // run.c takes the tokenizer with -z; by default tokenizer.bin. The stories260K model ships with tok512.bin.
-  let tokenizerPath: string | null = null;
-  for (const name of ['tokenizer.bin', 'tok512.bin']) {
-    if (await exists(join(dirname(path), name))) {
-      tokenizerPath = join(dirname(path), name);
-      break;
-    }
-  }
-  return { modelType: 'llama', source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromLlama2c(file) }, tokenizerPath };
+  const config = new ConfigReader(metadata, `${files.where(main)} header`);
+  return {
+    modelType: 'llama',
+    source: { format: 'gguf', config, generationConfig: {}, weights: weightsFromLlama2c(file) },
+    tokenizer: tokenizerName === null ? null : () => tokenizerFrom(files, tokenizerName),
+  };
 }
 
-/** Parse an opened file, closing it if the parse fails. */
 /** GGUF integers above 2^53 arrive as bigint; hyper-parameters never are, so plain numbers are enough here. */
 function toJson(value: GgufValue): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
-async function exists(path: string): Promise<boolean> {
-  const fs = await import('node:fs/promises');
-  return (await fs.stat(path).catch(() => null))?.isFile() ?? false;
-}
-
-async function readJson(path: string, required: boolean): Promise<Json | null> {
-  const fs = await import('node:fs/promises');
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (e) {
-    if (!required) return null;
-    throw new WeftError('E_MISSING', `${path} is missing: a Hugging Face model folder needs its config.json`, { cause: e });
+/** A JSON object file of the set; null when absent and `requiredWhy` is null. */
+async function readJson(files: ModelFiles, name: string, requiredWhy: string | null, session: LoadSession): Promise<Json | null> {
+  const source = await files.open(name);
+  if (!source) {
+    if (requiredWhy === null) return null;
+    throw new WeftError('E_MISSING', `${files.where(name)} is missing: ${requiredWhy}`);
   }
   try {
-    const json: unknown = JSON.parse(text);
+    const json: unknown = JSON.parse(await session.text(source));
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
     return json as Json;
   } catch (e) {
-    throw new WeftError('E_FORMAT', `${path}: not a valid JSON object (${(e as Error).message})`, { cause: e });
+    throw new WeftError('E_FORMAT', `${files.where(name)}: not a valid JSON object (${(e as Error).message})`, { cause: e });
   }
 }

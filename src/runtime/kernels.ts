@@ -14,6 +14,8 @@
 export interface Kernels {
   /** First byte above the module's own static data; the host's allocator starts here. */
   heapBase(): number;
+  /** 1 in the relaxed-SIMD build, 0 in the plain SIMD build. */
+  relaxedSimdBuild(): number;
 
   // ---- linear.ts: y[rows×outF] = x[rows×inF] · Wᵀ (+ b[outF]) -------------------------------------------
   // W is in the packed layout produced by `packLinear` (src/runtime/layout.ts): see `Layout` in tensor.ts.

@@ -13,6 +13,7 @@ import {
   type ParallelCall,
   type ThreadsOption,
 } from './threads.js';
+import { wasmUrl, type WasmVariant } from './wasm-url.js';
 
 /** Where the kernel module comes from: bytes, a fetch `Response` (streaming compile), or a compiled module. */
 export type WasmSource = BufferSource | Response | Promise<Response> | WebAssembly.Module;
@@ -113,19 +114,12 @@ export class Runtime {
     }
     const shared = threads > 1;
     let source: WasmSource;
-    let relaxed: boolean;
     if (builds) {
       const relaxedBuild = shared ? builds.sharedRelaxed : builds.relaxed;
-      relaxed = wantRelaxed && relaxedBuild !== undefined;
-      source = relaxed ? relaxedBuild! : shared ? builds.shared! : builds.simd;
-    } else if (w !== undefined) {
-      source = w as WasmSource;
-      relaxed = wantRelaxed; // a single build: the caller chose it; report what the engine can do
+      source = wantRelaxed && relaxedBuild !== undefined ? relaxedBuild : shared ? builds.shared! : builds.simd;
     } else {
-      relaxed = wantRelaxed;
-      source = await defaultWasm(shared ? (relaxed ? 'shared-relaxed' : 'shared') : relaxed ? 'relaxed' : 'simd');
+      source = w ?? (await defaultWasm(shared ? (wantRelaxed ? 'shared-relaxed' : 'shared') : wantRelaxed ? 'relaxed' : 'simd'));
     }
-    const build = `${relaxed ? 'relaxed-SIMD' : 'SIMD'}${shared ? ' shared-memory' : ''} build`;
     const pages = Math.min(MAX_PAGES, Math.max(1, Math.ceil((options.initialBytes ?? 1 << 24) / 65536)));
     const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared });
     const imports = {
@@ -142,9 +136,12 @@ export class Runtime {
       module = await compile(await source);
       instance = await WebAssembly.instantiate(module, imports);
     } catch (e) {
-      throw new WeftError('E_WASM', `could not instantiate the weft kernel module (${build}): ${(e as Error).message}`, { cause: e });
+      throw new WeftError('E_WASM', `could not instantiate the weft kernel module${shared ? ' (shared-memory build)' : ''}: ${(e as Error).message}`, { cause: e });
     }
-    const rt = new Runtime(memory, instance.exports as unknown as Kernels, relaxed);
+    const kernels = instance.exports as unknown as Kernels;
+    if (typeof kernels.relaxedSimdBuild !== 'function') throw new WeftError('E_WASM', 'the kernel module does not export relaxedSimdBuild: a build older than this host; run `npm run build`');
+    // What runs is what the module was built as, not what was asked for or what the engine could do.
+    const rt = new Runtime(memory, kernels, kernels.relaxedSimdBuild() === 1);
     const envMinWork = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WEFT_MIN_SPLIT_WORK;
     rt.minSplitWork = options.minSplitWork ?? (envMinWork ? Number(envMinWork) : PARALLEL_MIN_WORK);
     if (!(rt.minSplitWork >= 0)) throw new WeftError('E_OPTION', `option minSplitWork (WEFT_MIN_SPLIT_WORK) must be a number ≥ 0, got ${options.minSplitWork ?? envMinWork}`);
@@ -258,9 +255,9 @@ async function compile(source: BufferSource | Response | WebAssembly.Module): Pr
   return WebAssembly.compile(source as BufferSource);
 }
 
-/** The build shipped beside this file: read from disk in Node, fetched elsewhere. */
-async function defaultWasm(variant: string): Promise<BufferSource | Response> {
-  const url = new URL(`../../build/weft-${variant}.wasm`, import.meta.url);
+/** The build shipped with the package: read from disk in Node, fetched elsewhere. */
+async function defaultWasm(variant: WasmVariant): Promise<BufferSource | Response> {
+  const url = wasmUrl(variant);
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
     try {

@@ -7,4 +7,4 @@ export type { ChatMessage } from './chat-template.js';
 export { tokenizerFromJson } from './from-json.js';
 export { tokenizerFromGguf } from './from-gguf.js';
 export { tokenizerFromLlama2c } from './llama2c.js';
-export { loadTokenizer } from './load.js';
+export { loadTokenizer, tokenizerFromFiles } from './load.js';

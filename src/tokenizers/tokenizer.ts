@@ -155,6 +155,11 @@ export class Tokenizer {
     return new StreamDecoder((ids) => this.decode(ids, options));
   }
 
+  /** True when the tokenizer carries a chat template, i.e. `applyChatTemplate` and `chat` can be used. */
+  get hasChatTemplate(): boolean {
+    return !!this.parts.chatTemplate;
+  }
+
   applyChatTemplate(messages: ChatMessage[], options: { add_generation_prompt?: boolean; [extra: string]: unknown } = {}): string {
     const template = this.parts.chatTemplate;
     if (!template) throw new WeftError('E_MISSING', `${this.name}: no chat_template (it comes from tokenizer_config.json or the GGUF key tokenizer.chat_template)`);

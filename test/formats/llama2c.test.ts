@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, expect, it } from 'vitest';
-import { openGguf } from '../../src/formats/gguf.js';
-import { openLlama2c, readLlama2c } from '../../src/formats/llama2c.js';
-import { bytesSource, fileSource } from '../../src/formats/source.js';
+import { openGguf } from '../../src/files/local.js';
+import { fileSource, openLlama2c } from '../../src/files/local.js';
+import { readLlama2c } from '../../src/formats/llama2c.js';
+import { bytesSource } from '../../src/formats/source.js';
 import { readTensorInto, weightsFromGguf, weightsFromLlama2c, type WeightEntry } from '../../src/formats/weights.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { expectWeftError } from './expect-error.js';

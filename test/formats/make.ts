@@ -83,3 +83,110 @@ export async function shardSafetensors(path: string, outDir: string, nShards: nu
     });
   }
 }
+
+/**
+ * Split a GGUF file as llama.cpp's gguf-split does (tools/gguf-split): `n` complete GGUF v3 files, the tensors
+ * divided in order between them; the first split keeps every metadata key of the original, and each split gets
+ * `split.no` (u16), `split.count` (u16) and `split.tensors.count` (i32). Header walked by hand, not by weft's reader.
+ */
+export function splitGguf(bytes: Uint8Array, n: number): Array<Uint8Array<ArrayBuffer>> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (new TextDecoder().decode(bytes.subarray(0, 4)) !== 'GGUF') throw new Error('not a GGUF file');
+  const nTensors = Number(view.getBigUint64(8, true));
+  const nKv = Number(view.getBigUint64(16, true));
+  let pos = 24;
+  const u64 = () => ((pos += 8), Number(view.getBigUint64(pos - 8, true)));
+  const u32 = () => ((pos += 4), view.getUint32(pos - 4, true));
+  const SIZES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+  let alignment = 32;
+  // Never `pos += u64()`: the left `pos` would be read before u64() advances it.
+  const skip = (bytes: number) => (pos += bytes);
+  const skipValue = (type: number): void => {
+    if (type === 8) skip(u64());
+    else if (type === 9) {
+      const inner = u32();
+      const count = u64();
+      for (let i = 0; i < count; i++) skipValue(inner);
+    } else pos += SIZES[type];
+  };
+  for (let i = 0; i < nKv; i++) {
+    const key = new TextDecoder().decode(bytes.subarray(pos + 8, pos + 8 + Number(view.getBigUint64(pos, true))));
+    pos += 8 + key.length;
+    const type = u32();
+    if (key === 'general.alignment') alignment = view.getUint32(pos, true);
+    skipValue(type);
+  }
+  const kv = bytes.subarray(24, pos);
+  const infos: Array<{ info: Uint8Array; offset: number }> = [];
+  for (let i = 0; i < nTensors; i++) {
+    const start = pos;
+    skip(u64()); // name
+    skip(8 * u32()); // dims
+    pos += 4; // type
+    const offset = u64();
+    infos.push({ info: bytes.subarray(start, pos - 8), offset });
+  }
+  const dataStart = Math.ceil(pos / alignment) * alignment;
+  const sorted = [...infos].sort((a, b) => a.offset - b.offset);
+  const blockOf = (t: (typeof infos)[number]) => {
+    const next = sorted[sorted.indexOf(t) + 1];
+    return bytes.subarray(dataStart + t.offset, next ? dataStart + next.offset : bytes.length);
+  };
+  const out: Array<Uint8Array<ArrayBuffer>> = [];
+  const per = Math.ceil(nTensors / n);
+  for (let s = 0; s < n; s++) {
+    const mine = infos.slice(s * per, (s + 1) * per);
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    const push = (b: Uint8Array) => {
+      parts.push(b);
+      length += b.length;
+    };
+    const pad = () => push(new Uint8Array((alignment - (length % alignment)) % alignment));
+    const le = (value: number, size: number) => {
+      const b = new Uint8Array(size);
+      const v = new DataView(b.buffer);
+      if (size === 8) v.setBigUint64(0, BigInt(value), true);
+      else if (size === 4) v.setUint32(0, value, true);
+      else v.setUint16(0, value, true);
+      return b;
+    };
+    const key = (k: string, type: number) => {
+      push(le(k.length, 8));
+      push(new TextEncoder().encode(k));
+      push(le(type, 4));
+    };
+    push(bytes.subarray(0, 8)); // magic, version
+    push(le(mine.length, 8));
+    push(le((s === 0 ? nKv : 0) + 3, 8));
+    if (s === 0) push(kv);
+    key('split.no', 2);
+    push(le(s, 2));
+    key('split.count', 2);
+    push(le(n, 2));
+    key('split.tensors.count', 5);
+    push(le(nTensors, 4));
+    let offset = 0;
+    const blocks: Uint8Array[] = [];
+    for (const t of mine) {
+      push(t.info);
+      push(le(offset, 8));
+      const block = blockOf(t);
+      blocks.push(block);
+      offset += Math.ceil(block.length / alignment) * alignment;
+    }
+    pad();
+    for (const block of blocks) {
+      push(block);
+      pad();
+    }
+    const file = new Uint8Array(length);
+    let at = 0;
+    for (const p of parts) {
+      file.set(p, at);
+      at += p.length;
+    }
+    out.push(file);
+  }
+  return out;
+}

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { openGguf } from '../../src/formats/gguf.js';
-import { blobSource, bytesSource, fileSource } from '../../src/formats/source.js';
-import { bf16ToF32, f16ToF32, openSafetensors, readTensorF32, readTensorInto, weightsFromGguf } from '../../src/formats/weights.js';
+import { openGguf } from '../../src/files/local.js';
+import { fileSource, openSafetensors } from '../../src/files/local.js';
+import { blobSource, bytesSource } from '../../src/formats/source.js';
+import { bf16ToF32, f16ToF32, readTensorF32, readTensorInto, weightsFromGguf } from '../../src/formats/weights.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { expectWeftError } from './expect-error.js';
 
