@@ -10,24 +10,11 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinSafetensors, splitSafetensors } from '../formats/make.js';
 import { dataPath, describeData } from '../helpers/data.js';
+import { weft } from '../helpers/weft-cli.js';
 
 const ROOT = resolve(__dirname, '../..');
 /** Each test spawns one or more Node processes (~1 s each, more on a busy machine). */
 const SPAWN_TIMEOUT = 60_000;
-
-/** Runs `weft <args>` (through tsx on the sources) with optional stdin; resolves with the exit code and output. */
-function weft(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 const STORIES = dataPath('llama2c-stories260k');
 const STORIES_ARGS = ['--model', `${STORIES}/stories260K.bin`, '--tokenizer', `${STORIES}/tok512.bin`];
@@ -119,7 +106,7 @@ describeData('weft forward against ref-models expected_outputs.json', () => {
 
 describeData('weft chat', () => {
   it('stories260K has no chat template: a note on stderr, and each piped line is continued as plain text', async () => {
-    const r = await weft(['chat', '--max-new-tokens', '12', '--temperature', '0'], 'Once upon a time\nThe dog\n');
+    const r = await weft(['chat', '--max-new-tokens', '12', '--temperature', '0'], { input: 'Once upon a time\nThe dog\n' });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/no chat template/);
     const answers = r.stdout.split('\n').slice(0, -1);

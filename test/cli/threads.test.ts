@@ -3,27 +3,14 @@
  * ref-models/ and every stories260K file of F32/F16/BF16 weights. WEFT_MIN_SPLIT_WORK=0 makes every kernel call
  * split over the threads, however small: these models' layers are below the default threshold.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { expect, it } from 'vitest';
 import { dataPath, describeData } from '../helpers/data.js';
+import { weft } from '../helpers/weft-cli.js';
 
-const ROOT = resolve(__dirname, '../..');
-
-function forward(args: string[], threads: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'forward', ...args, '--positions', 'all', '--threads', String(threads)], {
-      cwd: ROOT,
-      env: { ...process.env, WEFT_MIN_SPLIT_WORK: '0' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
+/** `weft forward … --positions all --threads N`, with every kernel call split. */
+function forward(args: string[], threads: number) {
+  return weft(['forward', ...args, '--positions', 'all', '--threads', String(threads)], { env: { WEFT_MIN_SPLIT_WORK: '0' } });
 }
 
 describeData('weft forward: the same logits for 1, 2 and 3 threads', () => {
