@@ -108,6 +108,20 @@ function benchModels(names: string[] | null): Promise<BenchModel[]> {
   return Promise.all(all.filter((_, i) => wanted(keys[i])).map((f) => f()));
 }
 
+/** The cost of the pool's protocol alone: a call whose chunks are all empty, split however small (minSplitWork 0). */
+async function roundTripMicroseconds(threads: number): Promise<number> {
+  const rt = await Runtime.create({ threads, minSplitWork: 0 });
+  const call = { kernel: 'add' as const, args: [0, 0, 0], start: 0, end: 0, unit: 1, work: 0 };
+  const samples: number[] = [];
+  for (let s = 0; s < 9; s++) {
+    const start = performance.now();
+    for (let i = 0; i < 1000; i++) rt.parallel(call);
+    samples.push(performance.now() - start); // ms per 1000 calls = µs per call
+  }
+  rt.dispose();
+  return median(samples);
+}
+
 interface Row {
   model: string;
   dtype: string;
@@ -161,12 +175,14 @@ async function main(argv: string[]): Promise<void> {
       });
     });
   }
+  const roundTrips = await Promise.all(threadCounts.filter((t) => t > 1).map(async (t) => [t, await roundTripMicroseconds(t)] as const));
+  for (const [t, us] of roundTrips) log(`weft: one kernel call's round trip through the pool, ${t} threads (empty chunks): ${us.toFixed(1)} µs (median)`);
   printTable(
     `thread scaling: ${PROMPT_TOKENS}-token prompt, ${DECODE_TOKENS} decoded tokens, medians of ${runs} runs; ratios to the same engine at ${threadCounts[0]} thread(s)`,
     ['model', 'dtype', 'engine', 'threads', 'prefill tok/s', 'prefill ×', 'decode tok/s', 'decode ×'],
     rows.map((r) => [r.model, r.dtype, r.engine, String(r.threads), r.prefill_tokens_per_s, r.prefill_ratio, r.decode_tokens_per_s, r.decode_ratio]),
   );
-  if (JSON_OUTPUT) console.log(JSON.stringify({ prompt_tokens: PROMPT_TOKENS, decode_tokens: DECODE_TOKENS, runs, rows }, null, 2));
+  if (JSON_OUTPUT) console.log(JSON.stringify({ prompt_tokens: PROMPT_TOKENS, decode_tokens: DECODE_TOKENS, runs, round_trip_us: Object.fromEntries(roundTrips), rows }, null, 2));
 }
 
 main(process.argv.slice(2)).catch((e) => {

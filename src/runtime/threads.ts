@@ -59,8 +59,12 @@ export interface ParallelCall {
 }
 
 /**
- * Below this much work, a call runs on one thread. A barrier round trip costs ~2–5 µs here with both sides
- * spinning (bench/threads.ts --barrier); 64K multiply-adds take ~5 µs at ~15 GFLOP/s.
+ * Below this much work (multiply-adds), a call runs on one thread. Splitting in two saves half the call's time and
+ * costs one round trip through the control block, so it pays above ~2 × round trip × rate: with a round trip of
+ * 3–15 µs (`npm run bench:threads` prints it; 15 µs measured with the 2-core machine at load ~15) and ~7 G
+ * multiply-adds/s, 64K is about where it starts paying. SmolLM2-135M's layers (330K–885K per decoded token) split;
+ * stories260K's (4K–33K) do not. Norms, RoPE, residual adds and activations never split: in decode they take well
+ * under a round trip (rmsNorm of 576: ~0.3 µs), in prefill they are ~1% of the time next to the linear layers.
  */
 export const PARALLEL_MIN_WORK = 1 << 16;
 
@@ -89,9 +93,10 @@ const CHUNKS_PER_THREAD = 4;
 export const CONTROL_BYTES = CONTROL.MESSAGE_BYTE + CONTROL.MESSAGE_BYTES;
 
 /**
- * Checks of the epoch (worker) or done count (caller) before sleeping. ~2^16 atomic loads are ~50–100 µs: longer
- * than the gaps between kernel calls in a forward (norms, RoPE, residual adds on the caller), shorter than what a
- * user would notice as a busy core after the last token.
+ * Checks of the claim word (worker) or the completed count (caller) before sleeping in Atomics.wait: 2^16 atomic
+ * loads, ~0.1 ms at 1–2 ns each on an idle core (4 ms measured at load ~15 on 2 cores): longer than the gaps
+ * between kernel calls in a forward (norms, RoPE, residual adds on the caller), so workers stay awake through a
+ * token, and short enough that no core stays busy after the last one.
  */
 const SPIN_LIMIT = 1 << 16;
 
