@@ -156,6 +156,7 @@ describe('kernel calls split over threads', () => {
     const b = putF32(rt, Array.from({ length: 200 }, () => next()));
     const y = rt.alloc('f32', [3, 200]);
     expect(rt.heap.memoryBytes).toBeGreaterThan(before); // weights and output live in pages added after the pool started
+    expect(rt.f32.length * 4).toBe(rt.memory.buffer.byteLength); // the host's views cover the grown shared memory too
     expect(y.offset + y.byteLength).toBeGreaterThan(before);
     linear(rt, { ...x, shape: [3, 300] }, packed, b, y);
     expect(bits(rt.readF32(y))).toEqual(bits(ref));
