@@ -108,7 +108,7 @@ function benchModels(names: string[] | null): Promise<BenchModel[]> {
   return Promise.all(all.filter((_, i) => wanted(keys[i])).map((f) => f()));
 }
 
-/** The cost of the pool's protocol alone: a call whose chunks are all empty, split however small (minSplitWork 0). */
+/** The cost of the pool's protocol alone: calls whose chunks are all empty, split however small (minSplitWork 0). */
 async function roundTripMicroseconds(threads: number): Promise<number> {
   const rt = await Runtime.create({ threads, minSplitWork: 0 });
   const call = { kernel: 'add' as const, args: [0, 0, 0], start: 0, end: 0, unit: 1, work: 0 };
@@ -176,7 +176,7 @@ async function main(argv: string[]): Promise<void> {
     });
   }
   const roundTrips = await Promise.all(threadCounts.filter((t) => t > 1).map(async (t) => [t, await roundTripMicroseconds(t)] as const));
-  for (const [t, us] of roundTrips) log(`weft: one kernel call's round trip through the pool, ${t} threads (empty chunks): ${us.toFixed(1)} µs (median)`);
+  for (const [t, us] of roundTrips) log(`weft: the pool's own cost per kernel call, ${t} threads (empty chunks, claimed by whichever thread gets there): ${us.toFixed(1)} µs (median)`);
   printTable(
     `thread scaling: ${PROMPT_TOKENS}-token prompt, ${DECODE_TOKENS} decoded tokens, medians of ${runs} runs; ratios to the same engine at ${threadCounts[0]} thread(s)`,
     ['model', 'dtype', 'engine', 'threads', 'prefill tok/s', 'prefill ×', 'decode tok/s', 'decode ×'],

@@ -59,10 +59,10 @@ export interface ParallelCall {
 }
 
 /**
- * Below this much work (multiply-adds), a call runs on one thread. Splitting in two saves half the call's time and
- * costs one round trip through the control block, so it pays above ~2 × round trip × rate: with a round trip of
- * 3–15 µs (`npm run bench:threads` prints it; 15 µs measured with the 2-core machine at load ~15) and ~7 G
- * multiply-adds/s, 64K is about where it starts paying. SmolLM2-135M's layers (330K–885K per decoded token) split;
+ * Below this much work (multiply-adds), a call runs on one thread. Splitting in two saves up to half the call's time
+ * and costs the pool's protocol (0.5 µs per call, `npm run bench:threads`) plus waiting for a worker's last chunk:
+ * ~15 µs measured for a 2-chunk call with the 2-core machine at load ~15. It pays above ~2 × that wait × rate: at
+ * ~7 G multiply-adds/s, 64K is about where it starts paying. SmolLM2-135M's layers (330K–885K per decoded token) split;
  * stories260K's (4K–33K) do not. Norms, RoPE, residual adds and activations never split: in decode they take well
  * under a round trip (rmsNorm of 576: ~0.3 µs), in prefill they are ~1% of the time next to the linear layers.
  */
