@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: everything in a plain Node process (Node 20 runs the plain-SIMD build there, which tests the
-// fallback), and the kernel tests again in a process started with relaxed SIMD enabled (the relaxed build).
+// Three projects: everything in a plain Node process (Node 20 runs the plain-SIMD build there, which tests the
+// fallback); the kernel and runtime tests again in a process started with relaxed SIMD enabled (the relaxed
+// builds); and the model checks again with WEFT_THREADS=2, every kernel call split over the two threads.
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -14,6 +15,14 @@ export default defineConfig({
           name: 'relaxed-simd',
           include: ['test/kernels/**/*.test.ts', 'test/runtime/**/*.test.ts'],
           execArgv: ['--experimental-wasm-relaxed-simd'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'threads',
+          include: ['test/models/ref-models.test.ts', 'test/models/stories260k.test.ts'],
+          env: { WEFT_THREADS: '2', WEFT_MIN_SPLIT_WORK: '0' },
         },
       },
     ],

@@ -1,8 +1,8 @@
 // The script-tag build: dist/weft.iife.js, one classic script defining the global `weft` (everything the package
-// index exports), with the kernel builds copied beside it as dist/weft-simd.wasm and dist/weft-relaxed.wasm.
+// index exports), with the kernel builds copied beside it as dist/weft-{simd,relaxed,shared,shared-relaxed}.wasm.
 //
 //   src/index.ts ──esbuild (bundle, minify, @huggingface/jinja included)──▶ dist/weft.iife.js
-//   build/weft-{simd,relaxed}.wasm ──copy──▶ dist/weft-{simd,relaxed}.wasm
+//   build/weft-*.wasm ──copy──▶ dist/weft-*.wasm (the shared builds run when the page is cross-origin isolated)
 //
 // Why beside and not inlined: the page downloads only the build its engine runs (relaxed SIMD or plain SIMD,
 // ~68 KB each) and compiles it while it streams in (instantiateStreaming); inlining both as base64 would cost every
@@ -50,16 +50,16 @@ await build({
   plugins: [scriptWasmUrl],
   logLevel: 'warning',
 });
-for (const variant of ['simd', 'relaxed']) await copyFile(`${root}build/weft-${variant}.wasm`, `${out}weft-${variant}.wasm`);
+for (const variant of ['simd', 'relaxed', 'shared', 'shared-relaxed']) await copyFile(`${root}build/weft-${variant}.wasm`, `${out}weft-${variant}.wasm`);
 
 const sizes = {};
-for (const name of ['weft.iife.js', 'weft-simd.wasm', 'weft-relaxed.wasm']) {
+for (const name of ['weft.iife.js', 'weft-simd.wasm', 'weft-relaxed.wasm', 'weft-shared.wasm', 'weft-shared-relaxed.wasm']) {
   const bytes = await readFile(`${out}${name}`);
   sizes[name] = { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
 }
 const js = sizes['weft.iife.js'];
 const wasm = sizes['weft-relaxed.wasm'].gzip > sizes['weft-simd.wasm'].gzip ? sizes['weft-relaxed.wasm'] : sizes['weft-simd.wasm'];
-// A page fetches the script and one of the two builds.
+// A page fetches the script and one of the builds (the shared ones are the same code, within a few bytes).
 const payload = { raw: js.raw + wasm.raw, gzip: js.gzip + wasm.gzip };
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ files: sizes, payload }));

@@ -7,7 +7,8 @@
 export { WeftError, type WeftErrorCode } from './errors.js';
 
 // runtime: the wasm instance, its memory and tensors
-export { Runtime, relaxedSimdSupported, type RuntimeOptions, type WasmSource } from './runtime/runtime.js';
+export { Runtime, relaxedSimdSupported, type RuntimeOptions, type WasmBuilds, type WasmSource } from './runtime/runtime.js';
+export { AUTO_MAX_THREADS, type ThreadsOption } from './runtime/threads.js';
 export type { Tensor, DType, Layout } from './runtime/tensor.js';
 export type { Kernels } from './runtime/kernels.js';
 

@@ -11,7 +11,10 @@ export default defineConfig({
   base: './',
   resolve: { alias: { weftjs: `${root}src/index.ts` } },
   // the dev server may serve ../../src and ../../build (the wasm)
-  server: { fs: { allow: [root] } },
+  // COOP/COEP make the page cross-origin isolated: SharedArrayBuffer, hence weft's threads (without them: one thread
+  // and a console warning). A production server must send the same two headers.
+  server: { fs: { allow: [root] }, headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
+  preview: { headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
   worker: { format: 'es' },
   build: { target: 'es2022' },
 });

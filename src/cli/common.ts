@@ -37,6 +37,7 @@ export const MODEL_OPTIONS = {
   'context-length': { type: 'string' },
   'no-cache': { type: 'boolean' },
   dtype: { type: 'string' },
+  threads: { type: 'string' },
 } as const;
 
 export const MODEL_USAGE = `  --model SOURCE           a model folder (config.json + safetensors), a .gguf or llama2.c .bin file, a URL of
@@ -65,7 +66,7 @@ export async function loadLanguageModelFromOptions(values: ModelValues, embedded
   return loadFromOptions(values, embeddedDefault, loadLanguageModel);
 }
 
-type ModelValues = { model?: string; tokenizer?: string; 'context-length'?: string; 'no-cache'?: boolean; dtype?: string };
+type ModelValues = { model?: string; tokenizer?: string; 'context-length'?: string; 'no-cache'?: boolean; dtype?: string; threads?: string };
 
 async function loadFromOptions<L extends { nonFinite: number; source: string }>(
   values: ModelValues,
@@ -74,9 +75,10 @@ async function loadFromOptions<L extends { nonFinite: number; source: string }>(
 ): Promise<L> {
   const contextLength = values['context-length'] === undefined ? undefined : parseInteger(values['context-length'], '--context-length', 1);
   const dtype = values.dtype as LoadDType | undefined; // loadModel names a bad value
+  const threads = values.threads === undefined || values.threads === 'auto' ? (values.threads as 'auto' | undefined) : parseInteger(values.threads, '--threads', 1);
   if (values.model === undefined && !embeddedDefault) throw new WeftError('E_OPTION', 'option --model is required');
   const bar = process.stderr.isTTY ? progressBar(process.stderr) : undefined;
-  const options = { contextLength, dtype, cache: values['no-cache'] ? false : undefined, onProgress: bar?.update };
+  const options = { contextLength, dtype, threads, cache: values['no-cache'] ? false : undefined, onProgress: bar?.update };
   let lm: L;
   try {
     lm =

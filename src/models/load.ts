@@ -22,6 +22,7 @@ import { parseWith, type ByteSource } from '../formats/source.js';
 import { openSafetensorsFiles, readSafetensorsWeights, weightsFromGgufSplits, weightsFromLlama2c } from '../formats/weights.js';
 import type { QuantType } from '../runtime/quant.js';
 import { Runtime } from '../runtime/runtime.js';
+import type { ThreadsOption } from '../runtime/threads.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigReader, type Json } from './config.js';
 import type { CausalLM, EncoderModel, LoadedModel, Model, ModelSource, Pooling, PoolingDefaults, Seq2SeqLM } from './model.js';
@@ -34,6 +35,8 @@ export interface LoadModelOptions extends SourceOptions {
   tokenizer?: ModelInput;
   /** Positions the KV cache holds (default 4096); the model's maximum when that is smaller or this is larger. */
   contextLength?: number;
+  /** Threads of the Runtime made when `runtime` is absent (see RuntimeOptions.threads). */
+  threads?: ThreadsOption;
   /** Called as bytes arrive; `total` (every file's size) is final from the first call. */
   onProgress?: (progress: LoadProgress) => void;
   /**
@@ -102,7 +105,7 @@ export async function loadAny(input: ModelInput, options: LoadModelOptions = {})
   checkOptions(options);
   const session = new LoadSession(options.onProgress, options.signal);
   const onDownload = (where: string, bytes: number) => session.downloaded(where, bytes);
-  const rt = options.runtime ?? (await Runtime.create());
+  const rt = options.runtime ?? (await Runtime.create({ threads: options.threads }));
   let dispose: (() => void) | null = null;
   try {
     const { files, main } = await resolveModelFiles(input, options, onDownload);
@@ -127,6 +130,14 @@ export async function loadAny(input: ModelInput, options: LoadModelOptions = {})
     const tokenizer = makeTokenizer ? await makeTokenizer(model.config.vocabSize) : null;
     if (tokenizer) checkVocabulary(tokenizer, model.config.vocabSize, opened.source.weights.name);
     await session.finish();
+    if (!options.runtime) {
+      // The model owns the Runtime made for it: disposing the model also ends that Runtime's worker threads.
+      const disposeModel = model.dispose.bind(model);
+      model.dispose = () => {
+        disposeModel();
+        rt.dispose();
+      };
+    }
     return {
       model,
       tokenizer,

@@ -75,9 +75,10 @@ export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: nu
 }
 
 /**
- * y[rows, outF] = x[rows, inF] · Wᵀ (+ b): one call over all output features. W is packed (f32/f16/bf16), or
- * quantized blocks (`blocks`, or `parts` of different quantized types): then x is first quantized to 8-bit rows in
- * the weight type's activation format (Q8_0 or Q8_K, once per format per call), as llama.cpp does.
+ * y[rows, outF] = x[rows, inF] · Wᵀ (+ b): one call over all output features, split over the runtime's threads.
+ * W is packed (f32/f16/bf16), or quantized blocks (`blocks`, or `parts` of different quantized types): then x is
+ * first quantized to 8-bit rows in the weight type's activation format (Q8_0 or Q8_K, once per format per call), as
+ * llama.cpp does.
  */
 export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor): void {
   const [outF, inF] = w.shape;
@@ -96,14 +97,14 @@ export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: T
     numel(y.shape) === rows * outF &&
     (b === null || (b.dtype === 'f32' && b.shape.length === 1 && b.shape[0] === outF));
   if (!ok) throw new WeftError('E_OPTION', `linear: shapes do not match (want f32 x [.., ${inF}], y [.., ${outF}], bias [${outF}]): ${shapes()}`);
-  const k = rt.kernels;
   if (w.layout !== 'packed') {
     linearQuantized(rt, x, w, b, y, rows);
     return;
   }
-  const run = w.dtype === 'f32' ? k.linearF32 : w.dtype === 'f16' ? k.linearF16 : w.dtype === 'bf16' ? k.linearBF16 : null;
-  if (!run) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
-  run(x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF, 0, outF);
+  const kernel = w.dtype === 'f32' ? 'linearF32' : w.dtype === 'f16' ? 'linearF16' : w.dtype === 'bf16' ? 'linearBF16' : null;
+  if (!kernel) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
+  // Threads take whole packed blocks of output rows: each output is summed by one thread, as with one thread.
+  rt.parallel({ kernel, args: [x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF], start: 0, end: outF, unit: PACK_BLOCK_ROWS, work: rows * inF * outF });
 }
 
 /** Per runtime, a heap block for quantized activations that grows as needed (never freed while the runtime lives). */
@@ -142,7 +143,9 @@ function linearQuantized(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y:
     const partRows = parts[i].shape[0];
     const rowBytes = (inF / q.blockSize) * q.typeSize;
     const weightAt = (parts[i].offset - first * rowBytes) >>> 0; // wasm addresses wrap: row `first` lands on the part
-    q.linear(rt.kernels)(q.act === 'Q8_0' ? xq : xq + q8_0Bytes, weightAt, b ? b.offset : 0, y.offset, rows, inF, outF, first, first + partRows);
+    // Threads take whole output rows (a quantized row is summed by one thread, block by block, as with one thread).
+    const args = [q.act === 'Q8_0' ? xq : xq + q8_0Bytes, weightAt, b ? b.offset : 0, y.offset, rows, inF, outF];
+    rt.parallel({ kernel: q.linearName, args, start: first, end: first + partRows, unit: 1, work: rows * inF * partRows });
     first += partRows;
   }
 }

@@ -172,7 +172,17 @@ export function attention(
     : a.bias && numel(a.bias.shape) !== nHeads * rows * a.kvLen ? `bias [${a.bias.shape.join(', ')}] for ${nHeads} heads × ${rows} rows × ${a.kvLen} keys`
     : null;
   if (problem) throw new WeftError('E_OPTION', `attention: ${problem}`);
-  const scores = rt.temp('f32', [a.kvLen]);
-  rt.kernels.attention(a.q.offset, a.q.stride, a.cache.keys.offset, a.cache.values.offset, a.cache.capacity, a.out.offset, a.out.stride, rows,
-    nHeads, nKvHeads, headDim, a.kvLen, a.pos0, a.scale, a.causal ? 1 : 0, a.mask ? a.mask.offset : 0, a.bias ? a.bias.offset : 0, scores.offset, 0, nHeads);
+  // Heads are split over the threads, each with its own scores row on cache lines of its own.
+  const scoresBytes = Math.ceil((a.kvLen * 4) / 64) * 64;
+  const scores = rt.temp('f32', [(rt.threads * scoresBytes) / 4]);
+  rt.parallel({
+    kernel: 'attention',
+    args: [a.q.offset, a.q.stride, a.cache.keys.offset, a.cache.values.offset, a.cache.capacity, a.out.offset, a.out.stride, rows,
+      nHeads, nKvHeads, headDim, a.kvLen, a.pos0, a.scale, a.causal ? 1 : 0, a.mask ? a.mask.offset : 0, a.bias ? a.bias.offset : 0, scores.offset],
+    start: 0,
+    end: nHeads,
+    unit: 1,
+    work: 2 * rows * nHeads * a.kvLen * headDim,
+    scratch: { arg: 17, bytes: scoresBytes },
+  });
 }

@@ -23,6 +23,8 @@ export interface QuantInfo {
   /** The activation format x is quantized to before the matmul (ggml's vec_dot_type). */
   act: 'Q8_0' | 'Q8_K';
   linear: (k: Kernels) => LinearKernel;
+  /** The matmul's export name, for the thread dispatcher (Runtime.parallel). */
+  linearName: keyof Kernels;
   linearRef: (k: Kernels) => LinearKernel;
   dequantRow: (k: Kernels) => RowKernel;
   /** f32 → blocks, byte-identical to ggml's quantizer (for quantize on load), where weft has one. */
@@ -39,6 +41,7 @@ function info(name: QuantType, act: 'Q8_0' | 'Q8_K', quantize: boolean): QuantIn
     typeSize: t.typeSize,
     act,
     linear: (k) => kernel(k, `linear${name}`),
+    linearName: `linear${name}` as keyof Kernels,
     linearRef: (k) => kernel(k, `linear${name}_ref`),
     dequantRow: (k) => kernel(k, `dequantRow${name}_ref`),
     quantizeRow: quantize ? (k) => kernel(k, `quantizeRow${name}_ref`) : undefined,

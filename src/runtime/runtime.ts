@@ -2,23 +2,57 @@ import { WeftError } from '../errors.js';
 import { Heap, ScratchArena, MAX_PAGES } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { DTYPE_BYTES, numel, tensorBytes, type DType, type Layout, type Tensor } from './tensor.js';
-import { wasmUrl } from './wasm-url.js';
+import {
+  CONTROL_BYTES,
+  detectCores,
+  PARALLEL_MIN_WORK,
+  requestedThreads,
+  sharedMemoryProblem,
+  ThreadPool,
+  warnSingleThreaded,
+  type ParallelCall,
+  type ThreadsOption,
+} from './threads.js';
+import { wasmUrl, type WasmVariant } from './wasm-url.js';
 
 /** Where the kernel module comes from: bytes, a fetch `Response` (streaming compile), or a compiled module. */
 export type WasmSource = BufferSource | Response | Promise<Response> | WebAssembly.Module;
 
+/**
+ * The builds of the kernel module: plain SIMD128 and relaxed SIMD, each with a private memory or (for threads) an
+ * imported shared one. The code is the same; the shared builds differ only in declaring their memory shared.
+ */
+export interface WasmBuilds {
+  simd: WasmSource;
+  relaxed?: WasmSource;
+  shared?: WasmSource;
+  sharedRelaxed?: WasmSource;
+}
+
 export interface RuntimeOptions {
   /**
-   * The kernel module. Either one source, used as is, or both builds, of which the relaxed-SIMD one is taken
-   * when the engine supports relaxed SIMD. Default: both builds from `build/` beside the package (Node reads
-   * the files; browsers fetch them relative to this module).
+   * The kernel module. Either one source, used as is (on one thread), or the builds, of which the relaxed-SIMD
+   * ones are taken when the engine supports relaxed SIMD and the shared ones when threads run. Default: the builds
+   * in `build/` beside the package (Node reads the files; browsers fetch them relative to this module).
    * Cloudflare Workers must pass a precompiled `WebAssembly.Module` (they forbid compiling from bytes).
    */
-  wasm?: WasmSource | { simd: WasmSource; relaxed?: WasmSource };
+  wasm?: WasmSource | WasmBuilds;
   /** 'auto' (default) detects relaxed SIMD; false forces the plain SIMD build. */
   relaxedSimd?: 'auto' | boolean;
   /** Initial memory in bytes (grows on demand up to 4 GiB). */
   initialBytes?: number;
+  /**
+   * Threads the kernels run on: 'auto' (the default, or the WEFT_THREADS environment variable in Node) takes the
+   * platform's logical cores (at most AUTO_MAX_THREADS), or a count. Threads need a shared memory: in a page, the
+   * headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp. Without it the
+   * runtime runs on one thread and warns once. `runtime.threads` says what runs.
+   */
+  threads?: ThreadsOption;
+  /**
+   * Kernel calls with less work than this (multiply-adds) run on one thread (default PARALLEL_MIN_WORK, or the
+   * WEFT_MIN_SPLIT_WORK environment variable in Node). 0 splits every call: the thread-count checks use it.
+   */
+  minSplitWork?: number;
 }
 
 /**
@@ -49,6 +83,9 @@ export class Runtime {
   readonly scratch: ScratchArena;
   private views: { buffer: ArrayBufferLike; u8: Uint8Array; u16: Uint16Array; i32: Int32Array; f32: Float32Array } | null = null;
   private disposed = false;
+  /** The workers, when more than one thread runs. */
+  private pool: ThreadPool | null = null;
+  private minSplitWork = PARALLEL_MIN_WORK;
 
   private constructor(
     readonly memory: WebAssembly.Memory,
@@ -61,13 +98,30 @@ export class Runtime {
   }
 
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    await detectCores();
+    let threads = requestedThreads(options.threads);
     const wantRelaxed = options.relaxedSimd === undefined || options.relaxedSimd === 'auto' ? relaxedSimdSupported() : options.relaxedSimd;
-    let source: WasmSource;
     const w = options.wasm;
-    if (w && typeof w === 'object' && 'simd' in w) source = wantRelaxed && w.relaxed !== undefined ? w.relaxed : w.simd;
-    else source = w ?? (await defaultWasm(wantRelaxed ? 'relaxed' : 'simd'));
+    const builds = w && typeof w === 'object' && 'simd' in w ? w : null;
+    if (threads > 1) {
+      const problem =
+        sharedMemoryProblem() ??
+        (w !== undefined && !builds?.shared ? 'the wasm option gives no shared-memory build (WasmBuilds.shared), which threads need' : null);
+      if (problem) {
+        warnSingleThreaded(threads, problem);
+        threads = 1;
+      }
+    }
+    const shared = threads > 1;
+    let source: WasmSource;
+    if (builds) {
+      const relaxedBuild = shared ? builds.sharedRelaxed : builds.relaxed;
+      source = wantRelaxed && relaxedBuild !== undefined ? relaxedBuild : shared ? builds.shared! : builds.simd;
+    } else {
+      source = w ?? (await defaultWasm(shared ? (wantRelaxed ? 'shared-relaxed' : 'shared') : wantRelaxed ? 'relaxed' : 'simd'));
+    }
     const pages = Math.min(MAX_PAGES, Math.max(1, Math.ceil((options.initialBytes ?? 1 << 24) / 65536)));
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES });
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared });
     const imports = {
       env: {
         memory,
@@ -76,16 +130,48 @@ export class Runtime {
         },
       },
     };
+    let module: WebAssembly.Module;
     let instance: WebAssembly.Instance;
     try {
-      instance = await instantiate(await source, imports);
+      module = await compile(await source);
+      instance = await WebAssembly.instantiate(module, imports);
     } catch (e) {
-      throw new WeftError('E_WASM', `could not instantiate the weft kernel module: ${(e as Error).message}`, { cause: e });
+      throw new WeftError('E_WASM', `could not instantiate the weft kernel module${shared ? ' (shared-memory build)' : ''}: ${(e as Error).message}`, { cause: e });
     }
     const kernels = instance.exports as unknown as Kernels;
     if (typeof kernels.relaxedSimdBuild !== 'function') throw new WeftError('E_WASM', 'the kernel module does not export relaxedSimdBuild: a build older than this host; run `npm run build`');
     // What runs is what the module was built as, not what was asked for or what the engine could do.
-    return new Runtime(memory, kernels, kernels.relaxedSimdBuild() === 1);
+    const rt = new Runtime(memory, kernels, kernels.relaxedSimdBuild() === 1);
+    const envMinWork = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WEFT_MIN_SPLIT_WORK;
+    rt.minSplitWork = options.minSplitWork ?? (envMinWork ? Number(envMinWork) : PARALLEL_MIN_WORK);
+    if (!(rt.minSplitWork >= 0)) throw new WeftError('E_OPTION', `option minSplitWork (WEFT_MIN_SPLIT_WORK) must be a number ≥ 0, got ${options.minSplitWork ?? envMinWork}`);
+    if (shared) {
+      // The control block is the heap's first allocation: it lies in the first pages and never moves.
+      const control = rt.heap.alloc(CONTROL_BYTES, 'the thread control block');
+      rt.u8.fill(0, control, control + CONTROL_BYTES);
+      try {
+        rt.pool = await ThreadPool.start(threads, module, memory, control, rt.kernels);
+      } catch (e) {
+        rt.heap.release(control);
+        warnSingleThreaded(threads, (e as Error).message);
+      }
+    }
+    return rt;
+  }
+
+  /** Threads the kernels run on (1 without a pool). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /**
+   * The dispatcher every kernel wrapper calls: runs `call.kernel` over [call.start, call.end), split over the
+   * threads when there are several and the call is big enough to gain (see ParallelCall), else directly.
+   */
+  parallel(call: ParallelCall): void {
+    this.checkLive();
+    if (this.pool && call.work >= this.minSplitWork) this.pool.run(call);
+    else (this.kernels[call.kernel] as (...args: number[]) => unknown)(...call.args, call.start, call.end);
   }
 
   // ---- typed-array views over the whole memory (valid until the next grow; always read them through these) ----
@@ -145,6 +231,8 @@ export class Runtime {
 
   /** Release everything. The runtime is unusable afterwards. */
   dispose(): void {
+    if (this.disposed) return;
+    this.pool?.dispose();
     this.scratch.dispose();
     this.disposed = true;
     this.views = null;
@@ -155,20 +243,20 @@ export class Runtime {
   }
 }
 
-async function instantiate(source: BufferSource | Response | WebAssembly.Module, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
-  if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, imports);
+async function compile(source: BufferSource | Response | WebAssembly.Module): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) throw new Error(`HTTP ${source.status} fetching ${source.url}`);
-    if (typeof WebAssembly.instantiateStreaming === 'function' && source.headers.get('content-type')?.startsWith('application/wasm')) {
-      return (await WebAssembly.instantiateStreaming(source, imports)).instance;
+    if (typeof WebAssembly.compileStreaming === 'function' && source.headers.get('content-type')?.startsWith('application/wasm')) {
+      return WebAssembly.compileStreaming(source);
     }
-    return (await WebAssembly.instantiate(await source.arrayBuffer(), imports)).instance;
+    return WebAssembly.compile(await source.arrayBuffer());
   }
-  return (await WebAssembly.instantiate(source as BufferSource, imports)).instance;
+  return WebAssembly.compile(source as BufferSource);
 }
 
 /** The build shipped with the package: read from disk in Node, fetched elsewhere. */
-async function defaultWasm(variant: 'simd' | 'relaxed'): Promise<BufferSource | Response> {
+async function defaultWasm(variant: WasmVariant): Promise<BufferSource | Response> {
   const url = wasmUrl(variant);
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');

@@ -22,7 +22,7 @@ describe('Runtime', () => {
   });
 
   it('refreshes views after growth and reuses freed blocks', async () => {
-    const rt = await Runtime.create({ initialBytes: 1 << 16 });
+    const rt = await Runtime.create({ initialBytes: 1 << 16, threads: 1 }); // a private memory: a grow detaches its views
     const a = rt.alloc('f32', [4]);
     const before = rt.f32;
     const big = rt.alloc('f32', [1 << 22]); // 16 MiB: forces memory.grow
