@@ -17,7 +17,7 @@ export interface FuzzOptions {
   cases: number;
   /** Worker processes (the machine's cores). */
   workers?: number;
-  /** Per-case limit; a large tokenizer.json takes ~0.5 s to load. */
+  /** Per-case limit (default 30 s): a large tokenizer.json takes ~0.5 s to load on a quiet machine, 10× that on a loaded one. */
   timeoutMs?: number;
   onResult?: (r: CaseResult) => void;
 }
@@ -26,7 +26,7 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
 export async function runFuzz(o: FuzzOptions): Promise<CaseResult[]> {
   const first = o.first ?? 0;
-  const timeoutMs = o.timeoutMs ?? 15_000;
+  const timeoutMs = o.timeoutMs ?? 30_000;
   const results: CaseResult[] = [];
   let next = first;
   const end = first + o.cases;
