@@ -118,7 +118,7 @@ describeData('weft chat', () => {
 describe('weft errors', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['a non-numeric option value', ['generate', '--temperature', 'warm'], /^weft: option --temperature must be a number, got 'warm'/],
-    ['an out-of-range option value', ['generate', '--top-p', '2'], /^weft: option --top-p must be in \(0, 1\], got 2/],
+    ['an out-of-range option value', ['generate', '--top-p', '2'], /^weft: option --top-p must be a number in \(0, 1\], got 2/],
     ['an unknown option', ['generate', '--bogus'], /^weft: Unknown option '--bogus'/],
     ['both --prompt and --ids', ['generate', '--prompt', 'x', '--ids', '1'], /^weft: options --prompt and --ids exclude each other/],
     ['bad --ids', ['forward', '--model', 'x', '--ids', '1,a'], /^weft: option --ids must be comma-separated token ids/],
@@ -138,7 +138,7 @@ describe('weft errors', () => {
 });
 
 describeData('weft warnings and options', () => {
-  it('NaN/Inf weights load, generation runs, and stderr reports how many there are', async () => {
+  it('NaN/Inf weights load with a warning counting them; the NaN logits they cause stop generation with E_NUMERIC', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-cli-nan-'));
     const { header, data } = splitSafetensors(readFileSync(dataPath('ref-models/gpt2-a/model.safetensors')));
     const at = (header['transformer.h.1.mlp.c_proj.weight'] as { data_offsets: number[] }).data_offsets[0];
@@ -146,9 +146,9 @@ describeData('weft warnings and options', () => {
     writeFileSync(join(dir, 'model.safetensors'), joinSafetensors(header, data));
     copyFileSync(dataPath('ref-models/gpt2-a/config.json'), join(dir, 'config.json'));
     const r = await weft(['generate', '--model', dir, '--ids', '1,2,3', '--max-new-tokens', '2', '--json']);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^weft: warning: .* holds 1 NaN\/Inf weight values\n$/);
-    expect(JSON.parse(r.stdout).token_ids).toHaveLength(2);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^weft: warning: .* holds 1 NaN\/Inf weight values\nweft: the model computed a NaN logit/);
+    expect(r.stdout).toBe('');
   }, SPAWN_TIMEOUT);
 
   it('--truncate-prompt keeps the newest prompt tokens instead of failing past the context', async () => {

@@ -146,7 +146,7 @@ console.log(JSON.stringify({ text: r.text, runtime: typeof Runtime.create }));
       const { stdout, stderr } = await run(join(project, 'node_modules/.bin/vite'), ['build'], { cwd: project, env: { ...process.env, NO_COLOR: '1' } });
       // no warning (about source maps, node: modules, …): only the build's own progress lines
       expect((stdout + stderr).split('\n').filter((l) => /warn|\[plugin|sourcemap/i.test(l))).toEqual([]);
-      expect((await readdir(join(project, 'dist/assets'))).filter((f) => f.endsWith('.wasm'))).toHaveLength(2);
+      expect((await readdir(join(project, 'dist/assets'))).filter((f) => f.endsWith('.wasm'))).toHaveLength(4); // simd, relaxed and their shared-memory (threads) twins: a page fetches one
       const server = await startStaticServer({ mounts: { '/': join(project, 'dist') } });
       try {
         expect(await pageResult(`${server.url}/`), browser.log.join('\n')).toBe(expected);
