@@ -24,6 +24,12 @@ import { DTYPE_BYTES, numel, type Tensor } from './tensor.js';
 
 export type WeightDType = 'f32' | 'f16' | 'bf16';
 
+/**
+ * Packed f16 weights that hold no inf or nan (counted by `packLinearWeight`): `linear` runs them through
+ * `linearF16Finite`, whose folded widening is exact for finite halves only (assembly/linear.ts).
+ */
+const finiteF16 = new WeakSet<Tensor>();
+
 /** Output rows per packed block. Threads split the output features on multiples of it. */
 export const PACK_BLOCK_ROWS = 4;
 /** Input features per group. */
@@ -64,6 +70,7 @@ export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: nu
       srcOffset = src.offset;
     }
     (transposed ? rt.kernels.packLinearTransposed : rt.kernels.packLinear)(srcOffset, packed.offset, outF, inF, DTYPE_CODE[dtype]);
+    if (dtype === 'f16' && rt.kernels.countNonFinite(packed.offset, DTYPE_CODE.f16, 0, packed.byteLength / 2) === 0) finiteF16.add(packed);
   } catch (e) {
     rt.free(packed);
     throw e;
@@ -92,7 +99,8 @@ export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: T
     (b === null || (b.dtype === 'f32' && b.shape.length === 1 && b.shape[0] === outF));
   if (!ok) throw new WeftError('E_OPTION', `linear: shapes do not match (want f32 x [.., ${inF}], y [.., ${outF}], bias [${outF}]): ${shapes()}`);
   const k = rt.kernels;
-  const run = w.dtype === 'f32' ? k.linearF32 : w.dtype === 'f16' ? k.linearF16 : w.dtype === 'bf16' ? k.linearBF16 : null;
+  const f16 = finiteF16.has(w) ? k.linearF16Finite : k.linearF16;
+  const run = w.dtype === 'f32' ? k.linearF32 : w.dtype === 'f16' ? f16 : w.dtype === 'bf16' ? k.linearBF16 : null;
   if (!run) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
   run(x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF, 0, outF);
 }
