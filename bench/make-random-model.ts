@@ -210,73 +210,56 @@ interface GgufTensorSpec {
   init: TensorSpec['init'];
 }
 
-/** The model's tensors under llama.cpp's GGUF names (llama: SmolLM2; gpt2: GPT-2), and its hyper-parameters. */
+/** HF tensor names → llama.cpp's GGUF names, for the two bench architectures. */
+const GGUF_NAMES: Array<[RegExp, string]> = [
+  [/^(wte|model\.embed_tokens)\./, 'token_embd.'],
+  [/^wpe\./, 'position_embd.'],
+  [/^(ln_f|model\.norm)\./, 'output_norm.'],
+  [/^(h|model\.layers)\.(\d+)\.(ln_1|input_layernorm)\./, 'blk.$2.attn_norm.'],
+  [/^h\.(\d+)\.attn\.c_attn\./, 'blk.$1.attn_qkv.'],
+  [/^(h\.(\d+)\.attn\.c_proj|model\.layers\.(\d+)\.self_attn\.o_proj)\./, 'blk.$2$3.attn_output.'],
+  [/^model\.layers\.(\d+)\.self_attn\.([qkv])_proj\./, 'blk.$1.attn_$2.'],
+  [/^(h|model\.layers)\.(\d+)\.(ln_2|post_attention_layernorm)\./, 'blk.$2.ffn_norm.'],
+  [/^(h\.(\d+)\.mlp\.c_fc|model\.layers\.(\d+)\.mlp\.up_proj)\./, 'blk.$2$3.ffn_up.'],
+  [/^(h\.(\d+)\.mlp\.c_proj|model\.layers\.(\d+)\.mlp\.down_proj)\./, 'blk.$2$3.ffn_down.'],
+  [/^model\.layers\.(\d+)\.mlp\.gate_proj\./, 'blk.$1.ffn_gate.'],
+];
+
+/**
+ * The model's tensors under llama.cpp's GGUF names and dimension order (ne0, the contiguous input dimension, first:
+ * PyTorch's [out, in] reversed; GPT-2's Conv1D weights are already [in, out]), and its hyper-parameters.
+ */
 function ggufLayout(spec: BenchModelSpec): { metadata: Array<[string, GgufValue]>; tensors: GgufTensorSpec[] } {
   const c = spec.config as Record<string, number>;
-  const t = (name: string, dims: number[], init: TensorSpec['init'] = 'random'): GgufTensorSpec => ({ name, dims, init });
-  const tensors: GgufTensorSpec[] = [];
-  let metadata: Array<[string, GgufValue]>;
-  if (spec.config.model_type === 'llama') {
-    const [d, ffn, layers, kv] = [c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_key_value_heads * c.head_dim];
-    tensors.push(t('token_embd.weight', [d, c.vocab_size]));
-    for (let i = 0; i < layers; i++) {
-      const p = `blk.${i}.`;
-      tensors.push(
-        t(p + 'attn_norm.weight', [d], 'ones'),
-        t(p + 'attn_q.weight', [d, d]),
-        t(p + 'attn_k.weight', [d, kv]),
-        t(p + 'attn_v.weight', [d, kv]),
-        t(p + 'attn_output.weight', [d, d]),
-        t(p + 'ffn_norm.weight', [d], 'ones'),
-        t(p + 'ffn_gate.weight', [d, ffn]),
-        t(p + 'ffn_up.weight', [d, ffn]),
-        t(p + 'ffn_down.weight', [ffn, d]),
-      );
-    }
-    tensors.push(t('output_norm.weight', [d], 'ones'));
-    metadata = [
-      ['general.architecture', str('llama')],
-      ['llama.context_length', u32(c.max_position_embeddings)],
-      ['llama.embedding_length', u32(d)],
-      ['llama.block_count', u32(layers)],
-      ['llama.feed_forward_length', u32(ffn)],
-      ['llama.rope.dimension_count', u32(c.head_dim)],
-      ['llama.rope.freq_base', f32(c.rope_theta)],
-      ['llama.attention.head_count', u32(c.num_attention_heads)],
-      ['llama.attention.head_count_kv', u32(c.num_key_value_heads)],
-      ['llama.attention.layer_norm_rms_epsilon', f32(c.rms_norm_eps)],
-    ];
-  } else {
-    const [d, layers, positions] = [c.n_embd, c.n_layer, c.n_positions];
-    tensors.push(t('token_embd.weight', [d, c.vocab_size]), t('position_embd.weight', [d, positions]));
-    for (let i = 0; i < layers; i++) {
-      const p = `blk.${i}.`;
-      tensors.push(
-        t(p + 'attn_norm.weight', [d], 'ones'),
-        t(p + 'attn_norm.bias', [d], 'zeros'),
-        t(p + 'attn_qkv.weight', [d, 3 * d]),
-        t(p + 'attn_qkv.bias', [3 * d], 'zeros'),
-        t(p + 'attn_output.weight', [d, d]),
-        t(p + 'attn_output.bias', [d], 'zeros'),
-        t(p + 'ffn_norm.weight', [d], 'ones'),
-        t(p + 'ffn_norm.bias', [d], 'zeros'),
-        t(p + 'ffn_up.weight', [d, 4 * d]),
-        t(p + 'ffn_up.bias', [4 * d], 'zeros'),
-        t(p + 'ffn_down.weight', [4 * d, d]),
-        t(p + 'ffn_down.bias', [d], 'zeros'),
-      );
-    }
-    tensors.push(t('output_norm.weight', [d], 'ones'), t('output_norm.bias', [d], 'zeros'));
-    metadata = [
-      ['general.architecture', str('gpt2')],
-      ['gpt2.context_length', u32(positions)],
-      ['gpt2.embedding_length', u32(d)],
-      ['gpt2.block_count', u32(layers)],
-      ['gpt2.feed_forward_length', u32(4 * d)],
-      ['gpt2.attention.head_count', u32(c.n_head)],
-      ['gpt2.attention.layer_norm_epsilon', f32(c.layer_norm_epsilon)],
-    ];
-  }
+  const gpt2 = spec.config.model_type === 'gpt2';
+  const tensors = spec.tensors.map((t): GgufTensorSpec => {
+    const rule = GGUF_NAMES.find(([from]) => from.test(t.name));
+    if (!rule) throw new Error(`no GGUF name for ${t.name}`);
+    const conv1d = gpt2 && t.name.startsWith('h.') && t.shape.length === 2;
+    return { name: t.name.replace(rule[0], rule[1]), dims: conv1d ? t.shape : [...t.shape].reverse(), init: t.init };
+  });
+  const metadata: Array<[string, GgufValue]> = gpt2
+    ? [
+        ['general.architecture', str('gpt2')],
+        ['gpt2.context_length', u32(c.n_positions)],
+        ['gpt2.embedding_length', u32(c.n_embd)],
+        ['gpt2.block_count', u32(c.n_layer)],
+        ['gpt2.feed_forward_length', u32(4 * c.n_embd)],
+        ['gpt2.attention.head_count', u32(c.n_head)],
+        ['gpt2.attention.layer_norm_epsilon', f32(c.layer_norm_epsilon)],
+      ]
+    : [
+        ['general.architecture', str('llama')],
+        ['llama.context_length', u32(c.max_position_embeddings)],
+        ['llama.embedding_length', u32(c.hidden_size)],
+        ['llama.block_count', u32(c.num_hidden_layers)],
+        ['llama.feed_forward_length', u32(c.intermediate_size)],
+        ['llama.rope.dimension_count', u32(c.head_dim)],
+        ['llama.rope.freq_base', f32(c.rope_theta)],
+        ['llama.attention.head_count', u32(c.num_attention_heads)],
+        ['llama.attention.head_count_kv', u32(c.num_key_value_heads)],
+        ['llama.attention.layer_norm_rms_epsilon', f32(c.rms_norm_eps)],
+      ];
   return { metadata: [...metadata, ['general.alignment', u32(GGUF_ALIGNMENT)], ...syntheticVocabulary(c.vocab_size)], tensors };
 }
 
