@@ -14,6 +14,11 @@ import { f16ToF32 } from "./quants/common";
 const F32: i32 = 0;
 const F16: i32 = 1;
 const BF16: i32 = 2;
+/**
+ * Internal only (no host dtype code): f16 weights that hold no inf or nan, against rows of x with every |x| < 2^16,
+ * widened by moving bits alone ("the folded widening", below).
+ */
+const F16_FOLDED: i32 = 3;
 
 /** Output rows per packed block and input features per group: the packing constants of layout.ts. */
 const BLOCK_ROWS: i32 = 4;
@@ -106,21 +111,63 @@ const GROUP: i32 = 8;
   return v128.or(v128.and(h, i16x8.splat(-0x8000)), v128.and(infOrNan, i16x8.splat(0x7f80)));
 }
 
-/** f32 of halves 0..3 of the 8 f16 in h. */
+/** Which 4 of a vector's 8 halves become the 4 f32 lanes: 0..3, 4..7, the even ones or the odd ones. */
+const HALVES_LOW: i32 = 0;
+const HALVES_HIGH: i32 = 1;
+const HALVES_EVEN: i32 = 2;
+const HALVES_ODD: i32 = 3;
+
+/** 32-bit lane i = (16-bit lane i of `lo`, the same of `hi`) for the 4 lanes `halves` picks (a constant). */
 // @ts-ignore: decorator
-@inline function f16LowToF32(h: v128): v128 {
-  const zero = i16x8.splat(0);
-  const f = f32x4.sub(interleaveLow(i16x8.shl(h, 13), f16Upper(h)), interleaveLow(zero, f16ImplicitOne(h)));
-  return v128.or(f, interleaveLow(zero, f16SignAndSpecial(h)));
+@inline function joinHalves(lo: v128, hi: v128, halves: i32): v128 {
+  if (halves == HALVES_LOW) return i16x8.shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11);
+  if (halves == HALVES_HIGH) return i16x8.shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15);
+  if (halves == HALVES_EVEN) return i16x8.shuffle(lo, hi, 0, 8, 2, 10, 4, 12, 6, 14);
+  return i16x8.shuffle(lo, hi, 1, 9, 3, 11, 5, 13, 7, 15);
 }
 
-/** f32 of halves 4..7 of the 8 f16 in h. */
+/** f32 of 4 of the 8 f16 in h (`halves`), exact for every bit pattern. */
 // @ts-ignore: decorator
-@inline function f16HighToF32(h: v128): v128 {
+@inline function f16ToF32x4(h: v128, halves: i32): v128 {
   const zero = i16x8.splat(0);
-  const f = f32x4.sub(interleaveHigh(i16x8.shl(h, 13), f16Upper(h)), interleaveHigh(zero, f16ImplicitOne(h)));
-  return v128.or(f, interleaveHigh(zero, f16SignAndSpecial(h)));
+  const f = f32x4.sub(joinHalves(i16x8.shl(h, 13), f16Upper(h), halves), joinHalves(zero, f16ImplicitOne(h), halves));
+  return v128.or(f, joinHalves(zero, f16SignAndSpecial(h), halves));
 }
+
+/*
+ * The folded widening, for the hot loops. Moving an f16's bits into f32 position — sign to bit 31, the 5 exponent
+ * bits to the bottom of the f32 exponent, the 10 mantissa bits to the top of the f32 mantissa — and changing
+ * nothing else gives an f32 whose value is exactly the f16's times 2^-112, for every finite f16:
+ *   - normal (exponent e in 1..30): 2^(e−127)·(1 + m/1024) = 2^(e−15)·(1 + m/1024) · 2^-112;
+ *   - subnormal or zero (e = 0): an f32 subnormal, m·2^13·2^-149 = m·2^-24 · 2^-112 (±0 stays ±0).
+ * The rebias 2^112 moves to the other factor: x·2^112 is exact (a power of two) unless it overflows, which it does
+ * not while |x| < 2^16, and x·2^112 · w·2^-112 is the same real number as x·w, so every product, fused or not,
+ * rounds to the same f32 as with the exact conversion and every sum after it is the same: the folded kernels give
+ * the bits of the exact ones (test/kernels/linear.test.ts checks that, all 63 490 finite patterns included). The
+ * kernels scale x once per group, shared by the 4 to 16 rows of weights that use it, and test |x| < 2^16 per row
+ * before choosing this path. inf and nan (e = 31) would come out as finite numbers: weights holding them take the
+ * exact conversion instead (the host knows from the load-time count, layout.ts).
+ *
+ * Five instructions per 8 weights, without a shuffle: in 32-bit lanes (two halves each), an arithmetic shift right
+ * by 3 puts the odd half's exponent and mantissa in place and copies its sign into bits 28..31 (the even one is
+ * first moved up by a shift left by 16); one AND keeps bit 31 and clears bits 28..30 and the 13 bits below the
+ * mantissa. Lanes come out as elements 0, 2, 4, 6 and 1, 3, 5, 7 of the group: x is put in the same order (one
+ * shuffle per group, shared by every row), in both f16 paths, so that their sums add the same terms in the same
+ * order. The exact conversion takes ~30 instructions per 8 halves. (i32x4.dot_i16x8_s against (2^13, 0) does the
+ * sign extension and shift in one instruction, but measured no faster in decode and ~10% slower in prefill.)
+ */
+
+/** f32 bits of the even (`halves` = HALVES_EVEN) or odd halves of h, each times 2^-112 (finite halves only). */
+// @ts-ignore: decorator
+@inline function f16FoldedToF32x4(h: v128, halves: i32): v128 {
+  const shifted = halves == HALVES_EVEN ? i32x4.shr_s(i32x4.shl(h, 16), 3) : i32x4.shr_s(h, 3);
+  return v128.and(shifted, i32x4.splat(0x8fffe000));
+}
+
+/** 2^112 = 2^(127−15): the rebias the folded widening leaves to x. */
+const FOLD_SCALE: f32 = 5.192296858534828e33;
+/** x·2^112 stays finite for |x| below this. */
+const FOLD_LIMIT: f32 = 65536;
 
 /**
  * Weights of elements 0..3 of a group as f32x4. `v` is the 16 bytes at the group's row (all 8 elements for 16-bit
@@ -129,16 +176,48 @@ const GROUP: i32 = 8;
 // @ts-ignore: decorator
 @inline function weightsLo(v: v128, dtype: i32): v128 {
   if (dtype == F32) return v;
-  if (dtype == F16) return f16LowToF32(v);
+  if (dtype == F16) return f16ToF32x4(v, HALVES_EVEN); // f16: elements 0, 2, 4, 6 (see the folded widening)
+  if (dtype == F16_FOLDED) return f16FoldedToF32x4(v, HALVES_EVEN);
   return interleaveLow(i16x8.splat(0), v); // a bf16 is the upper half of an f32
 }
 
-/** Weights of elements 4..7 of a group as f32x4 (see `weightsLo`; f32 loads them from p + 16). */
+/** Weights of elements 4..7 of a group as f32x4 (see `weightsLo`; f32 loads them from p + 16; f16: 1, 3, 5, 7). */
 // @ts-ignore: decorator
 @inline function weightsHi(p: usize, v: v128, dtype: i32): v128 {
   if (dtype == F32) return v128.load(p, 16);
-  if (dtype == F16) return f16HighToF32(v);
+  if (dtype == F16) return f16ToF32x4(v, HALVES_ODD);
+  if (dtype == F16_FOLDED) return f16FoldedToF32x4(v, HALVES_ODD);
   return interleaveHigh(i16x8.splat(0), v);
+}
+
+/**
+ * x[k..k+7] of a group (lo, hi) in the order `weightsLo`/`weightsHi` give the weights: as loaded for f32 and bf16;
+ * even elements, then odd ones, for f16, and times 2^112 for the folded widening. `XPair.lo`/`.hi` below.
+ */
+// @ts-ignore: decorator
+@inline function xForLo(lo: v128, hi: v128, dtype: i32): v128 {
+  if (dtype == F16) return i32x4.shuffle(lo, hi, 0, 2, 4, 6);
+  if (dtype == F16_FOLDED) return f32x4.mul(i32x4.shuffle(lo, hi, 0, 2, 4, 6), f32x4.splat(FOLD_SCALE));
+  return lo;
+}
+
+// @ts-ignore: decorator
+@inline function xForHi(lo: v128, hi: v128, dtype: i32): v128 {
+  if (dtype == F16) return i32x4.shuffle(lo, hi, 1, 3, 5, 7);
+  if (dtype == F16_FOLDED) return f32x4.mul(i32x4.shuffle(lo, hi, 1, 3, 5, 7), f32x4.splat(FOLD_SCALE));
+  return hi;
+}
+
+/** True when every |x| of `rows` rows of inF at x is below 2^16 (the folded widening's range; nan is not). */
+function inFoldRange(x: usize, rows: i32, inF: i32): bool {
+  const n = <usize>rows * <usize>inF;
+  const magnitude = i32x4.splat(0x7fffffff);
+  let top = f32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) top = f32x4.max(top, v128.and(v128.load(x + (i << 2)), magnitude));
+  let ok = i32x4.all_true(f32x4.lt(top, f32x4.splat(FOLD_LIMIT)));
+  for (; i < n; i++) ok = ok && Mathf.abs(load<f32>(x + (i << 2))) < FOLD_LIMIT;
+  return ok;
 }
 
 /** Bytes of one row's weights in one group. */
@@ -186,8 +265,8 @@ const GROUP: i32 = 8;
   let pw = block;
   for (let k = 0; k < inF; k += GROUP) {
     const px = x + (<usize>k << 2);
-    const xlo = xGroupLo(px, inF - k);
-    const xhi = xGroupHi(px, inF - k);
+    const xLoaded = xGroupLo(px, inF - k), xLoadedHi = xGroupHi(px, inF - k);
+    const xlo = xForLo(xLoaded, xLoadedHi, dtype), xhi = xForHi(xLoaded, xLoadedHi, dtype);
     a0 = rowStep(pw, xlo, xhi, a0, dtype);
     a1 = rowStep(pw + rowBytes, xlo, xhi, a1, dtype);
     a2 = rowStep(pw + 2 * rowBytes, xlo, xhi, a2, dtype);
@@ -217,8 +296,8 @@ const GROUP: i32 = 8;
   let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
   for (let k = 0; k < inF; k += GROUP) {
     const px = x + (<usize>k << 2);
-    const xlo = xGroupLo(px, inF - k);
-    const xhi = xGroupHi(px, inF - k);
+    const xLoaded = xGroupLo(px, inF - k), xLoadedHi = xGroupHi(px, inF - k);
+    const xlo = xForLo(xLoaded, xLoadedHi, dtype), xhi = xForHi(xLoaded, xLoadedHi, dtype);
     a0 = rowStep(pA, xlo, xhi, a0, dtype);
     c0 = rowStep(pB, xlo, xhi, c0, dtype);
     e0 = rowStep(pC, xlo, xhi, e0, dtype);
@@ -258,8 +337,8 @@ const GROUP: i32 = 8;
   let pa = blockA, pc = blockB;
   for (let k = 0; k < inF; k += GROUP) {
     const px = x + (<usize>k << 2);
-    const xlo = xGroupLo(px, inF - k);
-    const xhi = xGroupHi(px, inF - k);
+    const xLoaded = xGroupLo(px, inF - k), xLoadedHi = xGroupHi(px, inF - k);
+    const xlo = xForLo(xLoaded, xLoadedHi, dtype), xhi = xForHi(xLoaded, xLoadedHi, dtype);
     a0 = rowStep(pa, xlo, xhi, a0, dtype);
     c0 = rowStep(pc, xlo, xhi, c0, dtype);
     a1 = rowStep(pa + rowBytes, xlo, xhi, a1, dtype);
@@ -309,6 +388,18 @@ const GROUP: i32 = 8;
       x3lo = loadF32Partial(x3 + off, inF - k);
       x3hi = loadF32Partial(x3 + off + 16, inF - k - 4);
     }
+    let t = x0lo;
+    x0lo = xForLo(t, x0hi, dtype);
+    x0hi = xForHi(t, x0hi, dtype);
+    t = x1lo;
+    x1lo = xForLo(t, x1hi, dtype);
+    x1hi = xForHi(t, x1hi, dtype);
+    t = x2lo;
+    x2lo = xForLo(t, x2hi, dtype);
+    x2hi = xForHi(t, x2hi, dtype);
+    t = x3lo;
+    x3lo = xForLo(t, x3hi, dtype);
+    x3hi = xForHi(t, x3hi, dtype);
     let v = v128.load(pw);
     let lo = weightsLo(v, dtype), hi = weightsHi(pw, v, dtype);
     a00 = madd(x0hi, hi, madd(x0lo, lo, a00));
@@ -372,25 +463,36 @@ const GROUP: i32 = 8;
       blockTimesFourRows(x0, x0 + xRowBytes, x0 + 2 * xRowBytes, x0 + 3 * xRowBytes, block, inF, dtype, y0, y0 + yRowBytes, y0 + 2 * yRowBytes, y0 + 3 * yRowBytes, b, o, end);
     }
   }
-  const blocks = (end - start + BLOCK_ROWS - 1) / BLOCK_ROWS;
-  const quarter = blocks >> 2;
-  const first = w + <usize>(start / BLOCK_ROWS) * bytesPerBlock;
   for (let r = tiledRows; r < rows; r++) {
     const xRow = x + <usize>r * xRowBytes;
     const yRow = y + <usize>r * yRowBytes;
-    for (let i = 0; i < quarter; i++) {
-      const iB = i + quarter, iC = i + 2 * quarter, iD = i + 3 * quarter;
-      blockQuadTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>iB * bytesPerBlock, first + <usize>iC * bytesPerBlock, first + <usize>iD * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + iB * BLOCK_ROWS, start + iC * BLOCK_ROWS, start + iD * BLOCK_ROWS, end);
-    }
-    // the 0..3 blocks past the quarters: a pair, then a single one
-    let i = 4 * quarter;
-    if (blocks - i >= 2) {
-      blockPairTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>(i + 1) * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + (i + 1) * BLOCK_ROWS, end);
-      i += 2;
-    }
-    if (i < blocks) storeOutputs(yRow, blockTimesRow(xRow, first + <usize>i * bytesPerBlock, inF, dtype), b, start + i * BLOCK_ROWS, end);
+    matvecRow(xRow, w, b, yRow, inF, start, end, dtype);
   }
 }
+
+/**
+ * One row of x against the blocks of outputs [start, end): the four-stream matvec, taking blocks i, i + q, i + 2q,
+ * i + 3q together (q = a quarter of the range's blocks), then the 0..3 blocks left.
+ */
+// @ts-ignore: decorator
+@inline function matvecRow(xRow: usize, w: usize, b: usize, yRow: usize, inF: i32, start: i32, end: i32, dtype: i32): void {
+  const bytesPerBlock = blockBytes(inF, dtype);
+  const blocks = (end - start + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  const quarter = blocks >> 2;
+  const first = w + <usize>(start / BLOCK_ROWS) * bytesPerBlock;
+  for (let i = 0; i < quarter; i++) {
+    const iB = i + quarter, iC = i + 2 * quarter, iD = i + 3 * quarter;
+    blockQuadTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>iB * bytesPerBlock, first + <usize>iC * bytesPerBlock, first + <usize>iD * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + iB * BLOCK_ROWS, start + iC * BLOCK_ROWS, start + iD * BLOCK_ROWS, end);
+  }
+  // the 0..3 blocks past the quarters: a pair, then a single one
+  let i = 4 * quarter;
+  if (blocks - i >= 2) {
+    blockPairTimesRow(xRow, first + <usize>i * bytesPerBlock, first + <usize>(i + 1) * bytesPerBlock, inF, dtype, yRow, b, start + i * BLOCK_ROWS, start + (i + 1) * BLOCK_ROWS, end);
+    i += 2;
+  }
+  if (i < blocks) storeOutputs(yRow, blockTimesRow(xRow, first + <usize>i * bytesPerBlock, inF, dtype), b, start + i * BLOCK_ROWS, end);
+}
+
 
 export function linearF32(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
   linearPacked(x, w, b, y, rows, inF, outF, start, end, F32);
@@ -398,6 +500,21 @@ export function linearF32(x: usize, w: usize, b: usize, y: usize, rows: i32, inF
 
 export function linearF16(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
   linearPacked(x, w, b, y, rows, inF, outF, start, end, F16);
+}
+
+/**
+ * linearF16 for weights that hold no inf or nan (the host counts them at load): the same bits as linearF16, through
+ * the folded widening wherever x allows it. Weights with inf or nan give wrong sums here.
+ */
+export function linearF16Finite(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+  // One look at x (rows·inF values, against rows·inF·(end − start) multiply-adds) picks the path for the call. The
+  // exact path is a call, not a second inlined copy: with two copies in one function binaryen left `dtype` a
+  // variable, and every widening a chain of branches (3× slower).
+  if (!inFoldRange(x, rows, inF)) {
+    linearF16(x, w, b, y, rows, inF, outF, start, end);
+    return;
+  }
+  linearPacked(x, w, b, y, rows, inF, outF, start, end, F16_FOLDED);
 }
 
 export function linearBF16(x: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
@@ -565,8 +682,10 @@ export function gatherRows(table: usize, ids: usize, out: usize, n: i32, dim: i3
   for (let k = 0; k < dim; k += GROUP) {
     const v = v128.load(p);
     const dst = outRow + (<usize>k << 2);
-    storeF32Partial(dst, weightsLo(v, dtype), dim - k);
-    storeF32Partial(dst + 16, weightsHi(p, v, dtype), dim - k - 4);
+    const lo = dtype == F16 ? f16ToF32x4(v, HALVES_LOW) : weightsLo(v, dtype);
+    const hi = dtype == F16 ? f16ToF32x4(v, HALVES_HIGH) : weightsHi(p, v, dtype);
+    storeF32Partial(dst, lo, dim - k);
+    storeF32Partial(dst + 16, hi, dim - k - 4);
     p += step;
   }
 }

@@ -1,128 +1,272 @@
 /**
- * `npm run bench [-- --json] [-- --runs N] [-- --models gpt2-124m,smollm2-135m]`: generation speed on random-weight
- * models shaped like GPT-2 124M and SmolLM2-135M (bench/make-random-model.ts), one thread, f32 weights.
+ * `npm run bench [-- --json] [-- --runs N] [-- --models gpt2-124m,smollm2-135m] [-- --dtypes f32,f16,…]`: generation
+ * speed of weft beside native llama.cpp (node-llama-cpp's prebuilt library) on the same GGUF files, one thread, on
+ * random-weight models shaped like GPT-2 124M and SmolLM2-135M (bench/make-random-model.ts writes them once).
  *
- * Per model, in a child process of its own (so that its peak resident memory is its own), each run loads the
- * model, prefills a 128-token prompt and decodes 64 tokens greedily; the table shows medians over the runs:
- * load time, time to first token, prefill tokens/s, decode tokens/s, peak memory; and the weight bytes a decoded
- * token reads against the read bandwidth of the same process, measured right after each run (`ReadProbe`: a SIMD
- * sum over a 1 GiB buffer filled with data): decode tokens/s × bytes per token ÷ bandwidth, per run, is the
- * fraction of the memory speed decoding reaches; the table shows its median.
+ *   for each model × dtype (a row):
+ *     for each run:  weft child  → load, prefill a 128-token prompt, decode 64 tokens greedily; read bandwidth
+ *                    llama child → the same on the same file, node-llama-cpp with threads: 1
+ *     agreement:     on the first run both children compute the argmax after every position of the same sequence
+ *                    (prompt + weft's 65 tokens, teacher-forced): a speed figure never comes from a wrong answer
+ *   print medians over runs, and weft ÷ llama.cpp per row
+ *
+ * Each measurement is a fresh Node process, so its peak resident memory is its own, and the two engines alternate,
+ * so a change of load on a shared machine falls on both. Decode as a fraction of the read bandwidth: decode tok/s ×
+ * weight bytes per token ÷ the read probe (`ReadProbe`: a SIMD sum over 1 GiB) measured in weft's child right after
+ * its run. Rows: f32, f16 and bf16 GGUF files; q8_0, q4_0 and q4_K are weft's quantize-on-load of the f32 file
+ * (`dtype` load option) and print "unsupported" while the build lacks it; llama.cpp has no quantized file for them
+ * (node-llama-cpp exposes no quantizer), so its cells stay empty. Every row carries `threads` (1 for now).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
 import { generate } from '../src/generation/generate.js';
 import { Rng } from '../src/generation/sampling.js';
-import { loadModel } from '../src/models/model.js';
+import { loadModel } from '../src/models/load.js';
 import { Runtime } from '../src/runtime/runtime.js';
-import { BENCH_MODELS, ensureBenchModel, weightBytesPerToken } from './make-random-model.js';
-import { JSON_OUTPUT, median, printTable, ReadProbe } from './util.js';
+import { BENCH_MODELS, ensureBenchGguf, weightBytesPerToken, type BenchGgufDType, type BenchModelSpec } from './make-random-model.js';
+import { JSON_OUTPUT, log, median, printTable, ReadProbe } from './util.js';
 
 const PROMPT_TOKENS = 128;
 const DECODE_TOKENS = 64;
-/** The KV cache the models get: GPT-2's full context; SmolLM2's 8192 would only cost memory here. */
+/** The KV cache both engines get: GPT-2's full context; SmolLM2's 8192 would only cost memory here. */
 const CONTEXT_LENGTH = 1024;
+const THREADS = 1;
 
-interface ModelResult {
-  model: string;
-  description: string;
+type BenchDType = BenchGgufDType | 'q8_0' | 'q4_0' | 'q4_k';
+const DTYPES: BenchDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k'];
+/** Bytes per weight of each dtype (block formats: scale bytes included). */
+const BYTES_PER_WEIGHT: Record<BenchDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32, q4_k: 144 / 256 };
+
+/** One engine's figures for one run. */
+interface RunResult {
+  load_ms: number;
+  time_to_first_token_ms: number;
+  prefill_tokens_per_s: number;
+  decode_tokens_per_s: number;
+  peak_memory_bytes: number;
+  /** weft only: the read probe right after the run. */
+  read_bandwidth_bytes_per_s?: number;
+  /** The greedy ids (weft), and the argmax after every position of the teacher-forced sequence (first run only). */
+  generated?: number[];
+  argmax?: number[];
+}
+
+interface EngineSummary {
   runs: number;
   load_ms: number;
   time_to_first_token_ms: number;
   prefill_tokens_per_s: number;
   decode_tokens_per_s: number;
-  weight_bytes_per_token: number;
-  read_bandwidth_bytes_per_s: number;
-  decode_bandwidth_fraction: number;
   peak_memory_bytes: number;
-  /** Which kernel build ran: 'relaxed-SIMD' or 'SIMD128'. */
-  build: string;
+  decode_bandwidth_fraction: number;
 }
 
-/** Runs in the child: measures one model and prints its ModelResult as JSON. */
-async function measure(name: string, runs: number): Promise<ModelResult> {
-  const { dir, spec } = await ensureBenchModel(name);
-  const rt = await Runtime.create();
+interface RowResult {
+  model: string;
+  dtype: BenchDType;
+  threads: number;
+  file: string;
+  weight_bytes_per_token: number;
+  read_bandwidth_bytes_per_s: number | null;
+  weft: EngineSummary | { unsupported: string };
+  llama_cpp: EngineSummary | { unsupported: string };
+  /** weft ÷ llama.cpp (medians). */
+  ratio: { prefill: number; decode: number; time_to_first_token: number } | null;
+  /** Positions of the teacher-forced sequence where weft's argmax equals llama.cpp's, and how many there were. */
+  argmax_agreement: { equal: number; positions: number } | null;
+}
+
+function promptIds(spec: BenchModelSpec): number[] {
   const rng = new Rng(2024);
   const vocab = spec.config.vocab_size as number;
-  const prompt = Array.from({ length: PROMPT_TOKENS }, () => rng.nextU32() % vocab);
-  const loads: number[] = [];
-  const ttft: number[] = [];
-  const prefill: number[] = [];
-  const decode: number[] = [];
-  const bandwidths: number[] = [];
-  let peakMemory = 0;
-  let probe: ReadProbe | null = null;
-  for (let r = 0; r < runs; r++) {
-    const lm = await loadModel(dir, { runtime: rt, contextLength: CONTEXT_LENGTH });
-    try {
-      // DECODE_TOKENS + 1 new tokens: the first comes from the prefill, the other 64 from one-token forwards.
-      const out = await generate(lm, prompt, { temperature: 0, max_new_tokens: DECODE_TOKENS + 1, eos_token_id: [] });
-      if (out.timings.decodeTokens !== DECODE_TOKENS) throw new Error(`${name}: decoded ${out.timings.decodeTokens} tokens, expected ${DECODE_TOKENS}`);
-      loads.push(lm.loadMs);
-      ttft.push(out.timings.timeToFirstTokenMs);
-      prefill.push(out.timings.prefillTokensPerS);
-      decode.push(out.timings.decodeTokensPerS);
-    } finally {
-      lm.model.dispose();
-    }
-    // The read probe right after each run, so each run's decode is set against the bandwidth of the same moment of
-    // this shared machine. Peak memory is read once, after the first run and before the 1 GiB probe buffer exists.
-    if (!probe) {
-      peakMemory = process.resourceUsage().maxRSS * 1024;
-      probe = new ReadProbe(rt);
-    }
-    bandwidths.push(probe.bytesPerSecond());
-  }
-  probe?.free();
-  const bandwidth = median(bandwidths);
-  const bytesPerToken = weightBytesPerToken(spec);
-  const decodeRate = median(decode);
-  return {
-    model: spec.name,
-    description: spec.description,
-    runs,
-    load_ms: median(loads),
-    time_to_first_token_ms: median(ttft),
-    prefill_tokens_per_s: median(prefill),
-    decode_tokens_per_s: decodeRate,
-    weight_bytes_per_token: bytesPerToken,
-    read_bandwidth_bytes_per_s: bandwidth,
-    decode_bandwidth_fraction: median(decode.map((rate, r) => (rate * bytesPerToken) / bandwidths[r])),
-    peak_memory_bytes: peakMemory,
-    build: rt.relaxedSimd ? 'relaxed-SIMD' : 'SIMD128',
-  };
+  return Array.from({ length: PROMPT_TOKENS }, () => 3 + (rng.nextU32() % (vocab - 3))); // no special tokens
 }
 
-/** Runs `measure` for one model in a fresh Node process with the same loader (tsx) flags. */
-function measureInChild(name: string, runs: number): Promise<ModelResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name, '--runs', String(runs)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+function argmaxRows(logits: Float32Array, vocab: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r * vocab < logits.length; r++) {
+    let best = 0;
+    for (let i = 1; i < vocab; i++) if (logits[r * vocab + i] > logits[r * vocab + best]) best = i;
+    out.push(best);
+  }
+  return out;
+}
+
+// ---- the children ------------------------------------------------------------------------------------------------
+
+async function weftRun(model: string, dtype: BenchDType, teacherForce: boolean): Promise<RunResult> {
+  const quantized = dtype.startsWith('q');
+  const { path, spec } = await ensureBenchGguf(model, quantized ? 'f32' : (dtype as BenchGgufDType));
+  const rt = await Runtime.create();
+  // `dtype` asks for quantize-on-load (the quantized-weights work); a build without it ignores the option, which
+  // the weight bytes give away.
+  const lm = await loadModel(path, { runtime: rt, contextLength: CONTEXT_LENGTH, ...(quantized ? { dtype } : {}) } as Parameters<typeof loadModel>[1]);
+  const f32Bytes = weightBytesPerToken(spec);
+  if (quantized && lm.weightBytes > 0.5 * f32Bytes) throw new Unsupported(`this weft build does not quantize on load (dtype '${dtype}')`);
+  const prompt = promptIds(spec);
+  const result: RunResult = { load_ms: lm.loadMs, time_to_first_token_ms: 0, prefill_tokens_per_s: 0, decode_tokens_per_s: 0, peak_memory_bytes: 0 };
+  try {
+    // DECODE_TOKENS + 1 new tokens: the first comes from the prefill, the other 64 from one-token forwards.
+    const out = await generate(lm, prompt, { temperature: 0, max_new_tokens: DECODE_TOKENS + 1, eos_token_id: [] });
+    if (out.timings.decodeTokens !== DECODE_TOKENS) throw new Error(`${model}: decoded ${out.timings.decodeTokens} tokens, expected ${DECODE_TOKENS}`);
+    Object.assign(result, {
+      time_to_first_token_ms: out.timings.timeToFirstTokenMs,
+      prefill_tokens_per_s: out.timings.prefillTokensPerS,
+      decode_tokens_per_s: out.timings.decodeTokensPerS,
+      peak_memory_bytes: process.resourceUsage().maxRSS * 1024, // before the probe's 1 GiB exists
+      generated: out.ids,
     });
+    if (teacherForce) {
+      lm.model.reset();
+      result.argmax = argmaxRows(lm.model.forward([...prompt, ...out.ids], { all: true }), spec.config.vocab_size as number);
+    }
+  } finally {
+    lm.model.dispose();
+  }
+  const probe = new ReadProbe(rt);
+  result.read_bandwidth_bytes_per_s = probe.bytesPerSecond();
+  probe.free();
+  return result;
+}
+
+async function llamaRun(model: string, dtype: BenchDType, sequence: number[] | null): Promise<RunResult> {
+  if (dtype.startsWith('q')) throw new Unsupported('no quantized GGUF: node-llama-cpp exposes no quantizer');
+  const { path, spec } = await ensureBenchGguf(model, dtype as BenchGgufDType);
+  const { getLlama } = await import('node-llama-cpp');
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
+  let t = performance.now();
+  const lm = await llama.loadModel({ modelPath: path });
+  const context = await lm.createContext({ contextSize: CONTEXT_LENGTH, threads: THREADS, batchSize: PROMPT_TOKENS, sequences: 1 });
+  const load = performance.now() - t;
+  // node-llama-cpp's Token is a branded number
+  const next = (token: number): ControlledEvaluateInputItem => [token as Token, { generateNext: { token: true, options: { temperature: 0 } } }];
+  const seq = context.getSequence();
+  const prompt = promptIds(spec);
+  t = performance.now();
+  const first = await seq.controlledEvaluate([...(prompt.slice(0, -1) as Token[]), next(prompt[prompt.length - 1])]);
+  const ttft = performance.now() - t;
+  let token: number = first[first.length - 1]!.next.token!;
+  t = performance.now();
+  for (let i = 0; i < DECODE_TOKENS; i++) token = (await seq.controlledEvaluate([next(token)]))[0]!.next.token!;
+  const decodeMs = performance.now() - t;
+  const result: RunResult = {
+    load_ms: load,
+    time_to_first_token_ms: ttft,
+    prefill_tokens_per_s: PROMPT_TOKENS / (ttft / 1000),
+    decode_tokens_per_s: DECODE_TOKENS / (decodeMs / 1000),
+    peak_memory_bytes: process.resourceUsage().maxRSS * 1024,
+  };
+  if (sequence) {
+    await seq.clearHistory();
+    const out = await seq.controlledEvaluate(sequence.map(next));
+    result.argmax = out.map((o) => o!.next.token!);
+  }
+  await context.dispose();
+  await lm.dispose();
+  return result;
+}
+
+class Unsupported extends Error {}
+
+// ---- the parent --------------------------------------------------------------------------------------------------
+
+/** Runs one measurement in a fresh Node process with the same loader (tsx) flags; the result, or why not. */
+function child(engine: 'weft' | 'llama', model: string, dtype: BenchDType, sequence: number[] | null, teacherForce: boolean): Promise<RunResult | { unsupported: string }> {
+  const args = ['--child', engine, '--model', model, '--dtype', dtype, ...(teacherForce ? ['--teacher-force'] : []), ...(sequence ? ['--sequence', sequence.join(',')] : [])];
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as ModelResult) : reject(new Error(`bench child for ${name} exited with ${code}`))));
+    p.stdout.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`bench child ${engine} ${model} ${dtype} exited with ${code}`))));
   });
 }
 
-function printResults(results: ModelResult[]): void {
+function summarize(runs: RunResult[], bytesPerToken: number, bandwidths: number[]): EngineSummary {
+  return {
+    runs: runs.length,
+    load_ms: median(runs.map((r) => r.load_ms)),
+    time_to_first_token_ms: median(runs.map((r) => r.time_to_first_token_ms)),
+    prefill_tokens_per_s: median(runs.map((r) => r.prefill_tokens_per_s)),
+    decode_tokens_per_s: median(runs.map((r) => r.decode_tokens_per_s)),
+    peak_memory_bytes: median(runs.map((r) => r.peak_memory_bytes)),
+    decode_bandwidth_fraction: median(runs.map((r, i) => (r.decode_tokens_per_s * bytesPerToken) / bandwidths[Math.min(i, bandwidths.length - 1)])),
+  };
+}
+
+async function measureRow(model: string, dtype: BenchDType, runs: number): Promise<RowResult> {
+  const { path, spec } = await ensureBenchGguf(model, dtype.startsWith('q') ? 'f32' : (dtype as BenchGgufDType)); // written before any timing
+  const bytesPerToken = (weightBytesPerToken(spec) / 4) * BYTES_PER_WEIGHT[dtype];
+  const weft: RunResult[] = [];
+  const llama: RunResult[] = [];
+  let weftUnsupported: string | null = null;
+  let llamaUnsupported: string | null = null;
+  let agreement: RowResult['argmax_agreement'] = null;
+  for (let r = 0; r < runs; r++) {
+    const w: RunResult | { unsupported: string } | null = weftUnsupported ? null : await child('weft', model, dtype, null, r === 0);
+    if (w && 'unsupported' in w) weftUnsupported = w.unsupported;
+    else if (w) weft.push(w);
+    // the teacher-forced sequence: prompt + weft's greedy ids (first run), so both engines see the same tokens
+    const sequence = r === 0 && weft[0]?.generated ? [...promptIds(spec), ...weft[0].generated] : null;
+    const l: RunResult | { unsupported: string } | null = llamaUnsupported ? null : await child('llama', model, dtype, sequence, false);
+    if (l && 'unsupported' in l) llamaUnsupported = l.unsupported;
+    else if (l) llama.push(l);
+    if (r === 0 && weft[0]?.argmax && llama[0]?.argmax) {
+      const a = weft[0].argmax;
+      const b = llama[0].argmax;
+      agreement = { equal: a.filter((t, i) => t === b[i]).length, positions: Math.min(a.length, b.length) };
+    }
+  }
+  const bandwidths = weft.map((r) => r.read_bandwidth_bytes_per_s!);
+  const weftSummary = weft.length ? summarize(weft, bytesPerToken, bandwidths) : null;
+  const llamaSummary = llama.length && bandwidths.length ? summarize(llama, bytesPerToken, bandwidths) : null;
+  return {
+    model,
+    dtype,
+    threads: THREADS,
+    file: path,
+    weight_bytes_per_token: bytesPerToken,
+    read_bandwidth_bytes_per_s: bandwidths.length ? median(bandwidths) : null,
+    weft: weftSummary ?? { unsupported: weftUnsupported ?? 'no run' },
+    llama_cpp: llamaSummary ?? { unsupported: llamaUnsupported ?? 'no run' },
+    ratio: weftSummary && llamaSummary ? {
+      prefill: weftSummary.prefill_tokens_per_s / llamaSummary.prefill_tokens_per_s,
+      decode: weftSummary.decode_tokens_per_s / llamaSummary.decode_tokens_per_s,
+      time_to_first_token: weftSummary.time_to_first_token_ms / llamaSummary.time_to_first_token_ms,
+    } : null,
+    argmax_agreement: agreement,
+  };
+}
+
+function printResults(rows: RowResult[], runs: number): void {
+  const cell = (s: EngineSummary | { unsupported: string }, f: (s: EngineSummary) => number | string) => ('unsupported' in s ? '—' : f(s));
   printTable(
-    `weft generation: f32 random weights, one thread, ${PROMPT_TOKENS}-token prompt, ${DECODE_TOKENS} decoded tokens, medians of ${results[0]?.runs} runs, ${results[0]?.build} build`,
-    ['model', 'load ms', 'TTFT ms', 'prefill tok/s', 'decode tok/s', 'weights MB/token', 'read GB/s', 'decode % of read bw', 'peak RSS MB'],
-    results.map((r) => [
+    `weft (w) and llama.cpp (l, node-llama-cpp) on the same random-weight GGUF files: ${THREADS} thread, ${PROMPT_TOKENS}-token prompt, ${DECODE_TOKENS} decoded tokens, medians of ${runs} alternating runs`,
+    ['model', 'dtype', 'load ms w/l', 'TTFT ms w/l', 'prefill tok/s w', 'l', 'w÷l', 'decode tok/s w', 'l', 'w÷l', 'MB/token', 'read GB/s', '% of read w/l', 'peak MB w/l', 'argmax agree'],
+    rows.map((r) => [
       r.model,
-      r.load_ms,
-      r.time_to_first_token_ms,
-      r.prefill_tokens_per_s,
-      r.decode_tokens_per_s,
+      r.dtype,
+      `${cell(r.weft, (s) => s.load_ms.toFixed(0))}/${cell(r.llama_cpp, (s) => s.load_ms.toFixed(0))}`,
+      `${cell(r.weft, (s) => s.time_to_first_token_ms.toFixed(0))}/${cell(r.llama_cpp, (s) => s.time_to_first_token_ms.toFixed(0))}`,
+      cell(r.weft, (s) => s.prefill_tokens_per_s),
+      cell(r.llama_cpp, (s) => s.prefill_tokens_per_s),
+      r.ratio ? r.ratio.prefill : '',
+      cell(r.weft, (s) => s.decode_tokens_per_s),
+      cell(r.llama_cpp, (s) => s.decode_tokens_per_s),
+      r.ratio ? r.ratio.decode : '',
       r.weight_bytes_per_token / 1e6,
-      r.read_bandwidth_bytes_per_s / 1e9,
-      `${(r.decode_bandwidth_fraction * 100).toFixed(0)}%`,
-      r.peak_memory_bytes / 1e6,
+      r.read_bandwidth_bytes_per_s ? r.read_bandwidth_bytes_per_s / 1e9 : '',
+      `${cell(r.weft, (s) => (100 * s.decode_bandwidth_fraction).toFixed(0))}/${cell(r.llama_cpp, (s) => (100 * s.decode_bandwidth_fraction).toFixed(0))}`,
+      `${cell(r.weft, (s) => (s.peak_memory_bytes / 1e6).toFixed(0))}/${cell(r.llama_cpp, (s) => (s.peak_memory_bytes / 1e6).toFixed(0))}`,
+      r.argmax_agreement ? `${r.argmax_agreement.equal}/${r.argmax_agreement.positions}` : '',
     ]),
   );
+  for (const r of rows) {
+    for (const [engine, s] of [['weft', r.weft], ['llama.cpp', r.llama_cpp]] as const) {
+      if ('unsupported' in s) log(`${r.model} ${r.dtype}: ${engine} unsupported: ${s.unsupported}`);
+    }
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -130,21 +274,29 @@ async function main(argv: string[]): Promise<void> {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const runs = Number(arg('--runs') ?? 3);
-  if (!(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs must be a positive integer, got ${arg('--runs')}`);
-  const child = arg('--child');
-  if (child) {
-    process.stdout.write(JSON.stringify(await measure(child, runs)));
+  const engine = arg('--child');
+  if (engine) {
+    const [model, dtype] = [arg('--model')!, arg('--dtype') as BenchDType];
+    const sequence = arg('--sequence')?.split(',').map(Number) ?? null;
+    try {
+      const result = engine === 'weft' ? await weftRun(model, dtype, argv.includes('--teacher-force')) : await llamaRun(model, dtype, sequence);
+      process.stdout.write(JSON.stringify(result));
+    } catch (e) {
+      const unsupported = e instanceof Unsupported || (e as { code?: string }).code === 'E_UNSUPPORTED';
+      if (!unsupported) throw e;
+      process.stdout.write(JSON.stringify({ unsupported: (e as Error).message }));
+    }
     return;
   }
-  const names = (arg('--models') ?? Object.keys(BENCH_MODELS).join(',')).split(',');
-  const results: ModelResult[] = [];
-  for (const name of names) {
-    await ensureBenchModel(name); // written once, before the timed child starts
-    results.push(await measureInChild(name, runs));
-  }
-  printResults(results);
-  if (JSON_OUTPUT) console.log(JSON.stringify({ prompt_tokens: PROMPT_TOKENS, decode_tokens: DECODE_TOKENS, context_length: CONTEXT_LENGTH, threads: 1, dtype: 'f32', results }, null, 2));
+  const runs = Number(arg('--runs') ?? 3);
+  if (!(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs must be a positive integer, got ${arg('--runs')}`);
+  const models = (arg('--models') ?? Object.keys(BENCH_MODELS).join(',')).split(',');
+  const dtypes = (arg('--dtypes') ?? DTYPES.join(',')).split(',') as BenchDType[];
+  for (const d of dtypes) if (!DTYPES.includes(d)) throw new Error(`--dtypes: unknown dtype '${d}' (known: ${DTYPES.join(', ')})`);
+  const rows: RowResult[] = [];
+  for (const model of models) for (const dtype of dtypes) rows.push(await measureRow(model, dtype, runs));
+  printResults(rows, runs);
+  if (JSON_OUTPUT) console.log(JSON.stringify({ prompt_tokens: PROMPT_TOKENS, decode_tokens: DECODE_TOKENS, context_length: CONTEXT_LENGTH, threads: THREADS, rows }, null, 2));
 }
 
 main(process.argv.slice(2)).catch((e) => {

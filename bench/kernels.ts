@@ -110,7 +110,8 @@ const LINEAR_SHAPES: Array<[number, number, number]> = [
 ];
 const LINEAR_KERNELS = {
   f32: ['linearF32', 'linearF32_ref'],
-  f16: ['linearF16', 'linearF16_ref'],
+  // the kernel linear() runs for f16 weights without inf/nan (every model's): the folded widening
+  f16: ['linearF16Finite', 'linearF16_ref'],
   bf16: ['linearBF16', 'linearBF16_ref'],
 } as const;
 

@@ -303,6 +303,223 @@ async function writeSafetensors(path: string, tensors: TensorSpec[], seed: numbe
   }
 }
 
+// ---- GGUF: the files the generation benchmark gives weft and llama.cpp alike ----------------------------------
+
+/** Weight dtypes a bench GGUF can hold (matrices; norms and biases stay f32, as llama.cpp's converter writes them). */
+export type BenchGgufDType = 'f32' | 'f16' | 'bf16';
+const GGML_TYPE: Record<BenchGgufDType, number> = { f32: 0, f16: 1, bf16: 30 };
+const GGUF_ALIGNMENT = 32;
+
+interface GgufTensorSpec {
+  name: string;
+  /** GGUF order: ne0 (the contiguous, input dimension) first. */
+  dims: number[];
+  init: TensorSpec['init'];
+}
+
+/** HF tensor names → llama.cpp's GGUF names, for the two bench architectures. */
+const GGUF_NAMES: Array<[RegExp, string]> = [
+  [/^(wte|model\.embed_tokens)\./, 'token_embd.'],
+  [/^wpe\./, 'position_embd.'],
+  [/^(ln_f|model\.norm)\./, 'output_norm.'],
+  [/^(h|model\.layers)\.(\d+)\.(ln_1|input_layernorm)\./, 'blk.$2.attn_norm.'],
+  [/^h\.(\d+)\.attn\.c_attn\./, 'blk.$1.attn_qkv.'],
+  [/^(h\.(\d+)\.attn\.c_proj|model\.layers\.(\d+)\.self_attn\.o_proj)\./, 'blk.$2$3.attn_output.'],
+  [/^model\.layers\.(\d+)\.self_attn\.([qkv])_proj\./, 'blk.$1.attn_$2.'],
+  [/^(h|model\.layers)\.(\d+)\.(ln_2|post_attention_layernorm)\./, 'blk.$2.ffn_norm.'],
+  [/^(h\.(\d+)\.mlp\.c_fc|model\.layers\.(\d+)\.mlp\.up_proj)\./, 'blk.$2$3.ffn_up.'],
+  [/^(h\.(\d+)\.mlp\.c_proj|model\.layers\.(\d+)\.mlp\.down_proj)\./, 'blk.$2$3.ffn_down.'],
+  [/^model\.layers\.(\d+)\.mlp\.gate_proj\./, 'blk.$1.ffn_gate.'],
+];
+
+/**
+ * The model's tensors under llama.cpp's GGUF names and dimension order (ne0, the contiguous input dimension, first:
+ * PyTorch's [out, in] reversed; GPT-2's Conv1D weights are already [in, out]), and its hyper-parameters.
+ */
+function ggufLayout(spec: BenchModelSpec): { metadata: Array<[string, GgufValue]>; tensors: GgufTensorSpec[] } {
+  const c = spec.config as Record<string, number>;
+  const gpt2 = spec.config.model_type === 'gpt2';
+  const tensors = spec.tensors.map((t): GgufTensorSpec => {
+    const rule = GGUF_NAMES.find(([from]) => from.test(t.name));
+    if (!rule) throw new Error(`no GGUF name for ${t.name}`);
+    const conv1d = gpt2 && t.name.startsWith('h.') && t.shape.length === 2;
+    return { name: t.name.replace(rule[0], rule[1]), dims: conv1d ? t.shape : [...t.shape].reverse(), init: t.init };
+  });
+  const metadata: Array<[string, GgufValue]> = gpt2
+    ? [
+        ['general.architecture', str('gpt2')],
+        ['gpt2.context_length', u32(c.n_positions)],
+        ['gpt2.embedding_length', u32(c.n_embd)],
+        ['gpt2.block_count', u32(c.n_layer)],
+        ['gpt2.feed_forward_length', u32(4 * c.n_embd)],
+        ['gpt2.attention.head_count', u32(c.n_head)],
+        ['gpt2.attention.layer_norm_epsilon', f32(c.layer_norm_epsilon)],
+      ]
+    : [
+        ['general.architecture', str('llama')],
+        ['llama.context_length', u32(c.max_position_embeddings)],
+        ['llama.embedding_length', u32(c.hidden_size)],
+        ['llama.block_count', u32(c.num_hidden_layers)],
+        ['llama.feed_forward_length', u32(c.intermediate_size)],
+        ['llama.rope.dimension_count', u32(c.head_dim)],
+        ['llama.rope.freq_base', f32(c.rope_theta)],
+        ['llama.attention.head_count', u32(c.num_attention_heads)],
+        ['llama.attention.head_count_kv', u32(c.num_key_value_heads)],
+        ['llama.attention.layer_norm_rms_epsilon', f32(c.rms_norm_eps)],
+      ];
+  return { metadata: [...metadata, ['general.alignment', u32(GGUF_ALIGNMENT)], ...syntheticVocabulary(c.vocab_size)], tensors };
+}
+
+/**
+ * A SentencePiece-style vocabulary of the model's size, for both architectures (llama.cpp and weft load any
+ * vocabulary beside any architecture; the benchmark feeds token ids, never text): <unk>, <s>, </s>, the 256 byte
+ * tokens, then distinct pieces with falling scores.
+ */
+function syntheticVocabulary(n: number): Array<[string, GgufValue]> {
+  const tokens: string[] = ['<unk>', '<s>', '</s>'];
+  const types: number[] = [2, 3, 3]; // unknown, control, control
+  for (let b = 0; b < 256; b++) {
+    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    types.push(6); // byte
+  }
+  while (tokens.length < n) {
+    tokens.push(`\u2581w${tokens.length}`);
+    types.push(1);
+  }
+  return [
+    ['tokenizer.ggml.model', str('llama')],
+    ['tokenizer.ggml.tokens', { kind: 'strings', value: tokens }],
+    ['tokenizer.ggml.scores', { kind: 'f32s', value: tokens.map((_, i) => -i) }],
+    ['tokenizer.ggml.token_type', { kind: 'i32s', value: types }],
+    ['tokenizer.ggml.bos_token_id', u32(1)],
+    ['tokenizer.ggml.eos_token_id', u32(2)],
+    ['tokenizer.ggml.unknown_token_id', u32(0)],
+  ];
+}
+
+type GgufValue =
+  | { kind: 'string'; value: string }
+  | { kind: 'u32' | 'f32'; value: number }
+  | { kind: 'strings'; value: string[] }
+  | { kind: 'f32s' | 'i32s'; value: number[] };
+const str = (value: string): GgufValue => ({ kind: 'string', value });
+const u32 = (value: number): GgufValue => ({ kind: 'u32', value });
+const f32 = (value: number): GgufValue => ({ kind: 'f32', value });
+
+/** GGUF v3 header bytes: metadata and tensor infos, padded to the alignment. */
+function ggufHeader(metadata: Array<[string, GgufValue]>, infos: Array<{ name: string; dims: number[]; type: number; offset: number }>): Buffer {
+  const parts: Buffer[] = [];
+  const u32b = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); parts.push(b); };
+  const u64b = (v: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); parts.push(b); };
+  const strb = (s: string) => { const b = Buffer.from(s, 'utf8'); u64b(b.length); parts.push(b); };
+  parts.push(Buffer.from('GGUF', 'latin1'));
+  u32b(3);
+  u64b(infos.length);
+  u64b(metadata.length);
+  for (const [key, v] of metadata) {
+    strb(key);
+    if (v.kind === 'string') { u32b(8); strb(v.value); }
+    else if (v.kind === 'u32') { u32b(4); u32b(v.value); }
+    else if (v.kind === 'f32') { u32b(6); const b = Buffer.alloc(4); b.writeFloatLE(v.value); parts.push(b); }
+    else if (v.kind === 'strings') { u32b(9); u32b(8); u64b(v.value.length); for (const s of v.value) strb(s); }
+    else {
+      const values = v.value as number[];
+      u32b(9); u32b(v.kind === 'f32s' ? 6 : 5); u64b(values.length);
+      const b = Buffer.alloc(4 * values.length);
+      values.forEach((x, i) => (v.kind === 'f32s' ? b.writeFloatLE(x, 4 * i) : b.writeInt32LE(x, 4 * i)));
+      parts.push(b);
+    }
+  }
+  for (const info of infos) {
+    strb(info.name);
+    u32b(info.dims.length);
+    for (const d of info.dims) u64b(d);
+    u32b(info.type);
+    u64b(info.offset);
+  }
+  const header = Buffer.concat(parts);
+  return Buffer.concat([header, Buffer.alloc((GGUF_ALIGNMENT - (header.length % GGUF_ALIGNMENT)) % GGUF_ALIGNMENT)]);
+}
+
+/** f32 → f16 bits, rounding to nearest even (the values here are small and finite: no overflow handling needed). */
+function f16Bits(x: number, f: Float32Array, u: Uint32Array): number {
+  f[0] = x;
+  const bits = u[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const e = ((bits >>> 23) & 0xff) - 127 + 15;
+  let m = bits & 0x7fffff;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    m |= 0x800000; // the implicit one, then shift into the subnormal position
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = m & ((1 << shift) - 1);
+    let q = m >>> shift;
+    if (rest > half || (rest === half && q & 1)) q++;
+    return sign | q;
+  }
+  let q = (e << 10) | (m >>> 13);
+  const rest = m & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && q & 1)) q++;
+  return sign | q;
+}
+
+/** f32 → bf16 bits, rounding to nearest even. */
+function bf16Bits(x: number, f: Float32Array, u: Uint32Array): number {
+  f[0] = x;
+  const bits = u[0];
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/**
+ * The bench model as one GGUF file of `dtype` matrices (same seeded uniform weights, std 0.02, as the safetensors),
+ * written once beside the safetensors folder: `<cache>/<model>-random-v1/model-<dtype>.gguf`.
+ */
+export async function ensureBenchGguf(name: string, dtype: BenchGgufDType): Promise<{ path: string; spec: BenchModelSpec }> {
+  const { dir, spec } = await ensureBenchModel(name);
+  const path = join(dir, `model-${dtype}.gguf`);
+  if (existsSync(path)) return { path, spec };
+  const { metadata, tensors } = ggufLayout(spec);
+  let offset = 0;
+  const infos = tensors.map((t) => {
+    const type = t.dims.length === 2 ? GGML_TYPE[dtype] : GGML_TYPE.f32;
+    const info = { name: t.name, dims: t.dims, type, offset, bytes: numel(t.dims) * (type === 0 ? 4 : 2) };
+    offset += info.bytes + ((GGUF_ALIGNMENT - (info.bytes % GGUF_ALIGNMENT)) % GGUF_ALIGNMENT);
+    return info;
+  });
+  const partial = `${path}.partial-${process.pid}`;
+  const file = await open(partial, 'w');
+  try {
+    await file.write(ggufHeader(metadata, infos));
+    let state = 0x5eed;
+    const a = 0.02 * Math.sqrt(3);
+    const fbuf = new Float32Array(1);
+    const ubuf = new Uint32Array(fbuf.buffer);
+    for (let i = 0; i < tensors.length; i++) {
+      const { init } = tensors[i];
+      const { type, bytes } = infos[i];
+      const out = Buffer.alloc(bytes + ((GGUF_ALIGNMENT - (bytes % GGUF_ALIGNMENT)) % GGUF_ALIGNMENT));
+      const n = numel(tensors[i].dims);
+      for (let j = 0; j < n; j++) {
+        let v = init === 'ones' ? 1 : 0;
+        if (init === 'random') {
+          state ^= state << 13;
+          state ^= state >>> 17;
+          state ^= state << 5;
+          v = ((state >>> 0) / 4294967296 * 2 - 1) * a;
+        }
+        if (type === 0) out.writeFloatLE(v, 4 * j);
+        else out.writeUInt16LE(type === GGML_TYPE.f16 ? f16Bits(v, fbuf, ubuf) : bf16Bits(v, fbuf, ubuf), 2 * j);
+      }
+      await file.write(out);
+    }
+  } finally {
+    await file.close();
+  }
+  await rename(partial, path);
+  return { path, spec };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   for (const name of process.argv.length > 2 ? process.argv.slice(2) : Object.keys(BENCH_MODELS)) console.log((await ensureBenchModel(name)).dir);
 }

@@ -23,6 +23,11 @@ export interface Kernels {
   linearF32(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
   linearF16(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
   linearBF16(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  /**
+   * linearF16 for weights holding no inf or nan (wrong sums otherwise): the same bits, faster (the exponent rebias
+   * moves onto x, see assembly/linear.ts). `linear()` picks it for packed f16 weights counted finite at packing.
+   */
+  linearF16Finite(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
   /** References: W plain row-major [outF×inF] of the same dtype. */
   linearF32_ref(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
   linearF16_ref(x: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;

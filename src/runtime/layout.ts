@@ -25,6 +25,12 @@ import { DTYPE_BYTES, numel, type Tensor } from './tensor.js';
 
 export type WeightDType = 'f32' | 'f16' | 'bf16';
 
+/**
+ * Packed f16 weights that hold no inf or nan (counted by `packLinearWeight`): `linear` runs them through
+ * `linearF16Finite`, whose folded widening is exact for finite halves only (assembly/linear.ts).
+ */
+const finiteF16 = new WeakSet<Tensor>();
+
 /** Output rows per packed block. Threads split the output features on multiples of it. */
 export const PACK_BLOCK_ROWS = 4;
 /** Input features per group. */
@@ -65,6 +71,7 @@ export function packLinearWeight(rt: Runtime, src: Uint8Array | Tensor, outF: nu
       srcOffset = src.offset;
     }
     (transposed ? rt.kernels.packLinearTransposed : rt.kernels.packLinear)(srcOffset, packed.offset, outF, inF, DTYPE_CODE[dtype]);
+    if (dtype === 'f16' && rt.kernels.countNonFinite(packed.offset, DTYPE_CODE.f16, 0, packed.byteLength / 2) === 0) finiteF16.add(packed);
   } catch (e) {
     rt.free(packed);
     throw e;
@@ -101,7 +108,8 @@ export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: T
     linearQuantized(rt, x, w, b, y, rows);
     return;
   }
-  const kernel = w.dtype === 'f32' ? 'linearF32' : w.dtype === 'f16' ? 'linearF16' : w.dtype === 'bf16' ? 'linearBF16' : null;
+  const f16 = finiteF16.has(w) ? 'linearF16Finite' : 'linearF16'; // the folded widening needs weights without inf/nan
+  const kernel = w.dtype === 'f32' ? 'linearF32' : w.dtype === 'f16' ? f16 : w.dtype === 'bf16' ? 'linearBF16' : null;
   if (!kernel) throw new WeftError('E_UNSUPPORTED', `linear: no kernel for ${w.dtype} weights`);
   // Threads take whole packed blocks of output rows: each output is summed by one thread, as with one thread.
   rt.parallel({ kernel, args: [x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF], start: 0, end: outF, unit: PACK_BLOCK_ROWS, work: rows * inF * outF });

@@ -287,6 +287,95 @@ describe('linear kernels', () => {
     rt.free(x);
   });
 
+  // ---- the folded f16 widening (linearF16Finite, assembly/linear.ts): x·2^112 times the f16 bits moved into f32
+  // position. Its claim is exactness: the same products, the same sums, so the same bits as linearF16's exact
+  // conversion, for every finite half, whenever every |x| < 2^16 (and the exact path otherwise).
+
+  /** Every finite f16 pattern (63 490 of them: ±0, subnormals, normals), in a seeded random order. */
+  function finiteF16Patterns(seed: number): Uint16Array {
+    const all: number[] = [];
+    for (let h = 0; h < 65536; h++) if ((h & 0x7c00) !== 0x7c00) all.push(h);
+    const next = seededRandom(seed);
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [all[i], all[j]] = [all[j], all[i]];
+    }
+    return Uint16Array.from(all);
+  }
+
+  /** linearF16Finite and linearF16 on the same packed weights and x: the outputs must be the same bits. */
+  function expectFoldedSameBits(xData: Float32Array, bits: Uint16Array, rows: number, inF: number, outF: number, what: string) {
+    const x = f32Tensor(xData, [rows, inF]);
+    const w = packLinearWeight(rt, new Uint8Array(bits.buffer, bits.byteOffset, outF * inF * 2), outF, inF, 'f16');
+    const [folded, exact] = [rt.alloc('f32', [rows, outF]), rt.alloc('f32', [rows, outF])];
+    rt.kernels.linearF16Finite(x.offset, w.offset, 0, folded.offset, rows, inF, outF, 0, outF);
+    rt.kernels.linearF16(x.offset, w.offset, 0, exact.offset, rows, inF, outF, 0, outF);
+    const a = new Uint32Array(rt.memory.buffer, folded.offset, rows * outF);
+    const b = new Uint32Array(rt.memory.buffer, exact.offset, rows * outF);
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) throw new Error(`${what}: output ${i} is 0x${a[i].toString(16)} folded, 0x${b[i].toString(16)} exact`);
+    }
+    for (const t of [x, w, folded, exact]) rt.free(t);
+  }
+
+  it('f16 folded widening: every finite pattern, one at a time, comes out as its exact value (x = identity rows)', () => {
+    // Y = I·Wᵀ: y[r][o] = 1·W[o][r] + Σ 0·W[o][j], which is W[o][r] exactly (−0 becomes +0: the sums start at +0,
+    // in the reference too). 17 rows: four prefill tiles and one matvec row; W [3735 × 17] holds all the patterns.
+    const patterns = finiteF16Patterns(1);
+    const [rows, inF] = [17, 17];
+    const outF = Math.ceil(patterns.length / inF);
+    const bits = new Uint16Array(outF * inF);
+    bits.set(patterns);
+    const x = f32Tensor(Float32Array.from({ length: rows * inF }, (_, i) => (Math.floor(i / inF) === i % inF ? 1 : 0)), [rows, inF]);
+    const w = packLinearWeight(rt, new Uint8Array(bits.buffer), outF, inF, 'f16');
+    const y = rt.alloc('f32', [rows, outF]);
+    rt.kernels.linearF16Finite(x.offset, w.offset, 0, y.offset, rows, inF, outF, 0, outF);
+    const got = rt.readF32(y);
+    for (let o = 0; o < outF; o++)
+      for (let r = 0; r < rows; r++) {
+        const want = decodeF16(bits[o * inF + r]) + 0; // + 0 turns −0 into +0
+        if (!Object.is(got[r * outF + o], want)) throw new Error(`pattern 0x${bits[o * inF + r].toString(16)}: got ${got[r * outF + o]}, want ${want}`);
+      }
+    for (const t of [x, w, y]) rt.free(t);
+  });
+
+  it('f16 folded widening: the same bits as the exact conversion on random sums over every finite pattern', () => {
+    const patterns = finiteF16Patterns(2);
+    const next = seededRandom(3);
+    let seed = 0;
+    // x of every magnitude the fold must keep exact: up to just below 2^16, down to f32 subnormals
+    const magnitudes = [1, 60000, 1e-3, 1e-40, 65535.99609375];
+    for (const [rows, inF, outF] of [[1, 1000, 67], [5, 576, 37], [13, 67, 17], [4, 8, 5]]) {
+      const bits = Uint16Array.from({ length: outF * inF }, (_, i) => patterns[(i + 7919 * seed++) % patterns.length]);
+      const xData = Float32Array.from({ length: rows * inF }, () => (next() * 2 - 1) * magnitudes[Math.floor(next() * magnitudes.length)]);
+      expectFoldedSameBits(xData, bits, rows, inF, outF, `${rows}×${inF}×${outF}`);
+    }
+  });
+
+  it('f16 folded widening: x with |x| ≥ 2^16, inf or nan takes the exact path (the same bits again)', () => {
+    const patterns = finiteF16Patterns(4);
+    const next = seededRandom(5);
+    const [rows, inF, outF] = [6, 33, 19];
+    const bits = patterns.slice(0, outF * inF);
+    for (const special of [65536, -1e30, Infinity, NaN]) {
+      const xData = Float32Array.from({ length: rows * inF }, () => next() * 2 - 1);
+      xData[rows * inF - 3] = special; // one value, in the last (matvec) row
+      expectFoldedSameBits(xData, bits, rows, inF, outF, `x holding ${special}`);
+    }
+  });
+
+  it('linear() takes the folded path for finite f16 weights and the exact one for weights with inf or nan', () => {
+    const inF = 3;
+    const rows = 5;
+    const x = f32Tensor(new Float32Array(rows * inF).map((_, i) => [1, 2, 0.5][i % inF]), [rows, inF]);
+    // row 0 holds +inf: the whole matrix must go the exact way, or the inf would come out as 2 · 65536
+    const w = packLinearWeight(rt, new Uint8Array(Uint16Array.from([0x3c00, 0x7c00, 0x3c00, 0x3c00, 0x4000, 0x3c00]).buffer), 2, inF, 'f16');
+    const y = rt.alloc('f32', [rows, 2]);
+    linear(rt, x, w, null, y);
+    for (let r = 0; r < rows; r++) expect(Array.from(rt.readF32(y).subarray(2 * r, 2 * r + 2))).toEqual([Infinity, 5.5]);
+    for (const t of [x, w, y]) rt.free(t);
+  });
+
   it('gathers rows of f32/f16/bf16 tables, packed and plain, at awkward widths', () => {
     const next = seededRandom(11);
     for (const dtype of DTYPES)
