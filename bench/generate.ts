@@ -13,11 +13,12 @@
  * Each measurement is a fresh Node process, so its peak resident memory is its own, and the two engines alternate,
  * so a change of load on a shared machine falls on both. Decode as a fraction of the read bandwidth: decode tok/s ×
  * weight bytes per token ÷ the read probe (`ReadProbe`: a SIMD sum over 1 GiB) measured in weft's child right after
- * its run. Rows: f32, f16 and bf16 GGUF files; q8_0, q4_0 and q4_K are weft's quantize-on-load of the f32 file
- * (`dtype` load option) and print "unsupported" while the build lacks it; llama.cpp has no quantized file for them
- * (node-llama-cpp exposes no quantizer), so its cells stay empty. Every row carries `threads` (1 for now).
+ * its run. Rows: f32, f16 and bf16 GGUF files; q8_0, q4_0 and q4_K are the f32 file quantized by llama.cpp's own
+ * quantizer (llama_model_quantize in node-llama-cpp's bundled libllama, through test/helpers/llama-quantize.py:
+ * Q8_0, Q4_0, Q4_K_M), and both engines load that same file. Every row carries `threads` (1 for now).
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
 import { generate } from '../src/generation/generate.js';
@@ -25,6 +26,7 @@ import { Rng } from '../src/generation/sampling.js';
 import { loadModel } from '../src/models/load.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { BENCH_MODELS, ensureBenchGguf, weightBytesPerToken, type BenchGgufDType, type BenchModelSpec } from './make-random-model.js';
+import { llamaQuantize } from '../test/models/kquant-model.js';
 import { JSON_OUTPUT, log, median, printTable, ReadProbe } from './util.js';
 
 const PROMPT_TOKENS = 128;
@@ -95,15 +97,22 @@ function argmaxRows(logits: Float32Array, vocab: number): number[] {
 
 // ---- the children ------------------------------------------------------------------------------------------------
 
+/** llama.cpp's file types for the quantized rows. */
+const QUANT_FTYPE = { q8_0: 'Q8_0', q4_0: 'Q4_0', q4_k: 'Q4_K_M' } as const;
+
+/** The GGUF file of a row: written by the random-model writer (float dtypes), or quantized from it by llama.cpp. */
+async function benchFile(model: string, dtype: BenchDType): Promise<Awaited<ReturnType<typeof ensureBenchGguf>>> {
+  if (!dtype.startsWith('q')) return ensureBenchGguf(model, dtype as BenchGgufDType);
+  const f32 = await ensureBenchGguf(model, 'f32');
+  const path = f32.path.replace(/\.gguf$/, `-${dtype}.gguf`);
+  if (!existsSync(path)) llamaQuantize(f32.path, path, QUANT_FTYPE[dtype as keyof typeof QUANT_FTYPE]);
+  return { ...f32, path };
+}
+
 async function weftRun(model: string, dtype: BenchDType, teacherForce: boolean): Promise<RunResult> {
-  const quantized = dtype.startsWith('q');
-  const { path, spec } = await ensureBenchGguf(model, quantized ? 'f32' : (dtype as BenchGgufDType));
+  const { path, spec } = await benchFile(model, dtype);
   const rt = await Runtime.create();
-  // `dtype` asks for quantize-on-load (the quantized-weights work); a build without it ignores the option, which
-  // the weight bytes give away.
-  const lm = await loadModel(path, { runtime: rt, contextLength: CONTEXT_LENGTH, ...(quantized ? { dtype } : {}) } as Parameters<typeof loadModel>[1]);
-  const f32Bytes = weightBytesPerToken(spec);
-  if (quantized && lm.weightBytes > 0.5 * f32Bytes) throw new Unsupported(`this weft build does not quantize on load (dtype '${dtype}')`);
+  const lm = await loadModel(path, { runtime: rt, contextLength: CONTEXT_LENGTH });
   const prompt = promptIds(spec);
   const result: RunResult = { load_ms: lm.loadMs, time_to_first_token_ms: 0, prefill_tokens_per_s: 0, decode_tokens_per_s: 0, peak_memory_bytes: 0 };
   try {
@@ -131,8 +140,7 @@ async function weftRun(model: string, dtype: BenchDType, teacherForce: boolean):
 }
 
 async function llamaRun(model: string, dtype: BenchDType, sequence: number[] | null): Promise<RunResult> {
-  if (dtype.startsWith('q')) throw new Unsupported('no quantized GGUF: node-llama-cpp exposes no quantizer');
-  const { path, spec } = await ensureBenchGguf(model, dtype as BenchGgufDType);
+  const { path, spec } = await benchFile(model, dtype);
   const { getLlama } = await import('node-llama-cpp');
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
   let t = performance.now();
@@ -167,8 +175,6 @@ async function llamaRun(model: string, dtype: BenchDType, sequence: number[] | n
   return result;
 }
 
-class Unsupported extends Error {}
-
 // ---- the parent --------------------------------------------------------------------------------------------------
 
 /** Runs one measurement in a fresh Node process with the same loader (tsx) flags; the result, or why not. */
@@ -196,7 +202,7 @@ function summarize(runs: RunResult[], bytesPerToken: number, bandwidths: number[
 }
 
 async function measureRow(model: string, dtype: BenchDType, runs: number): Promise<RowResult> {
-  const { path, spec } = await ensureBenchGguf(model, dtype.startsWith('q') ? 'f32' : (dtype as BenchGgufDType)); // written before any timing
+  const { path, spec } = await benchFile(model, dtype); // written (and quantized) before any timing
   const bytesPerToken = (weightBytesPerToken(spec) / 4) * BYTES_PER_WEIGHT[dtype];
   const weft: RunResult[] = [];
   const llama: RunResult[] = [];
@@ -282,7 +288,7 @@ async function main(argv: string[]): Promise<void> {
       const result = engine === 'weft' ? await weftRun(model, dtype, argv.includes('--teacher-force')) : await llamaRun(model, dtype, sequence);
       process.stdout.write(JSON.stringify(result));
     } catch (e) {
-      const unsupported = e instanceof Unsupported || (e as { code?: string }).code === 'E_UNSUPPORTED';
+      const unsupported = (e as { code?: string }).code === 'E_UNSUPPORTED';
       if (!unsupported) throw e;
       process.stdout.write(JSON.stringify({ unsupported: (e as Error).message }));
     }

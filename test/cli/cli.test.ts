@@ -4,7 +4,7 @@
  * outputs of ref-models/.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -145,7 +145,7 @@ describeData('weft warnings and options', () => {
     new DataView(data.buffer, data.byteOffset).setFloat32(at, NaN, true);
     writeFileSync(join(dir, 'model.safetensors'), joinSafetensors(header, data));
     copyFileSync(dataPath('ref-models/gpt2-a/config.json'), join(dir, 'config.json'));
-    const r = await weft(['generate', '--model', dir, '--ids', '1,2,3', '--max-new-tokens', '2', '--json']);
+    const r = await weft(['generate', '--model', dir, '--ids', '1,2,3', '--max-new-tokens', '2', '--json']).finally(() => rmSync(dir, { recursive: true, force: true }));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^weft: warning: .* holds 1 NaN\/Inf weight values\nweft: the model computed a NaN logit/);
     expect(r.stdout).toBe('');

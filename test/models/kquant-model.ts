@@ -16,7 +16,7 @@ import { seededRandom } from '../kernels/util.js';
 export const MODEL = { dim: 256, ffn: 768, layers: 2, heads: 4, kvHeads: 2, vocab: 512, context: 256 } as const;
 
 /** llama_ftype values (llama.h) of the files the end-to-end test makes. */
-export const FTYPES = { Q2_K: 10, Q3_K_M: 12, Q4_K_M: 15, Q5_K_M: 17, Q6_K: 18, IQ4_XS: 30 } as const;
+export const FTYPES = { Q4_0: 2, Q8_0: 7, Q2_K: 10, Q3_K_M: 12, Q4_K_M: 15, Q5_K_M: 17, Q6_K: 18, IQ4_XS: 30 } as const;
 export type KFileType = keyof typeof FTYPES;
 
 type Kv = [key: string, type: 'u32' | 'f32' | 'str' | 'str[]' | 'f32[]' | 'i32[]', value: unknown];
