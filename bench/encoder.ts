@@ -25,7 +25,7 @@ const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 7;
 const TOKENS = 32;
 const BATCHES = [1, 8, 32];
 
-const rt = await Runtime.create();
+const rt = await Runtime.create({ threads: 1 }); // one thread, as the comparison with onnxruntime-web's is
 const build = rt.relaxedSimd ? 'relaxed-SIMD' : 'SIMD128';
 log(`weft encoder benchmark: ${build} build, Node ${process.version}, one thread; medians of ${RUNS} alternating runs.\n`);
 

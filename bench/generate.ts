@@ -111,7 +111,7 @@ async function benchFile(model: string, dtype: BenchDType): Promise<Awaited<Retu
 
 async function weftRun(model: string, dtype: BenchDType, teacherForce: boolean): Promise<RunResult> {
   const { path, spec } = await benchFile(model, dtype);
-  const rt = await Runtime.create();
+  const rt = await Runtime.create({ threads: THREADS });
   const lm = await loadModel(path, { runtime: rt, contextLength: CONTEXT_LENGTH });
   const prompt = promptIds(spec);
   const result: RunResult = { load_ms: lm.loadMs, time_to_first_token_ms: 0, prefill_tokens_per_s: 0, decode_tokens_per_s: 0, peak_memory_bytes: 0 };
