@@ -513,14 +513,15 @@ export interface YieldHost {
  * runtime offers. Not `setTimeout(0)` where anything else exists: browsers clamp nested timers to 4 ms, which cost a
  * Chromium page 55 → 45 tok/s of decode. In order:
  *   - `setImmediate` (Node, Bun): a macrotask after I/O, no clamp;
- *   - `scheduler.yield()` (Chromium ≥ 129): a task that keeps the caller's priority;
- *   - a `MessageChannel` message (every browser, Workers, workerd): a task, no clamp;
+ *   - a `MessageChannel` message (every browser, Workers, workerd): a task, no clamp, queued behind the messages
+ *     already waiting — so a Stop posted to a Web Worker running the loop is seen at the next yield;
+ *   - `scheduler.yield()` where there is no MessageChannel: its continuation runs *before* pending tasks (that is its
+ *     point), which in a worker starved the Stop message until generation ended (the demo's Stop test caught it);
  *   - `setTimeout(0)` as the last resort.
  */
 export function pickYield(host: YieldHost = globalThis as YieldHost): () => Promise<void> {
   const { setImmediate: immediate, scheduler, MessageChannel: Channel } = host;
   if (typeof immediate === 'function') return () => new Promise((resolve) => immediate(resolve));
-  if (typeof scheduler?.yield === 'function') return () => scheduler.yield!.call(scheduler);
   if (typeof Channel === 'function') {
     // One channel for the process; each posted message resumes the oldest waiting loop.
     let channel: MessageChannel | null = null;
@@ -536,6 +537,7 @@ export function pickYield(host: YieldHost = globalThis as YieldHost): () => Prom
         channel.port2.postMessage(null);
       });
   }
+  if (typeof scheduler?.yield === 'function') return () => scheduler.yield!.call(scheduler);
   const timeout = host.setTimeout ?? setTimeout;
   return () => new Promise((resolve) => timeout(resolve, 0));
 }

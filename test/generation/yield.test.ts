@@ -38,7 +38,7 @@ describe('pickYield', () => {
     expect(timeout.calls).toEqual([]);
   });
 
-  it('a browser with scheduler.yield (Chromium): scheduler.yield, never setTimeout', async () => {
+  it('scheduler.yield only where there is no MessageChannel (its continuation would jump ahead of a Stop message), never setTimeout', async () => {
     const timeout = countingTimeout();
     let yields = 0;
     const scheduler = {
@@ -48,7 +48,10 @@ describe('pickYield', () => {
         return Promise.resolve();
       },
     };
-    const yieldNow = pickYield({ scheduler, MessageChannel: NodeMessageChannel as unknown as typeof MessageChannel, setTimeout: timeout.fn });
+    const withChannel = pickYield({ scheduler, MessageChannel: NodeMessageChannel as unknown as typeof MessageChannel, setTimeout: timeout.fn });
+    await withChannel();
+    expect(yields).toBe(0);
+    const yieldNow = pickYield({ scheduler, setTimeout: timeout.fn });
     await yieldNow();
     await yieldNow();
     expect(yields).toBe(2);
