@@ -22,12 +22,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
 import { generate } from '../src/generation/generate.js';
-import { Rng } from '../src/generation/sampling.js';
 import { loadModel } from '../src/models/load.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { BENCH_MODELS, ensureBenchGguf, weightBytesPerToken, type BenchGgufDType, type BenchModelSpec } from './make-random-model.js';
 import { llamaQuantize } from '../test/models/kquant-model.js';
-import { JSON_OUTPUT, log, median, printTable, ReadProbe } from './util.js';
+import { JSON_OUTPUT, log, median, printTable, randomPromptIds, ReadProbe } from './util.js';
 
 const PROMPT_TOKENS = 128;
 const DECODE_TOKENS = 64;
@@ -80,9 +79,7 @@ interface RowResult {
 }
 
 function promptIds(spec: BenchModelSpec): number[] {
-  const rng = new Rng(2024);
-  const vocab = spec.config.vocab_size as number;
-  return Array.from({ length: PROMPT_TOKENS }, () => 3 + (rng.nextU32() % (vocab - 3))); // no special tokens
+  return randomPromptIds(spec.config.vocab_size as number, PROMPT_TOKENS);
 }
 
 function argmaxRows(logits: Float32Array, vocab: number): number[] {

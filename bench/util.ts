@@ -4,6 +4,7 @@
  * mean more than any absolute figure.
  */
 
+import { Rng } from '../src/generation/sampling.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 
@@ -19,6 +20,12 @@ export function xorshift32(seed = 0x9e3779b9): () => number {
     state ^= state << 5;
     return state >>> 0;
   };
+}
+
+/** The generation benchmarks' prompt: `n` seeded ids from 3 up (no special tokens), the same in every run and engine. */
+export function randomPromptIds(vocab: number, n: number): number[] {
+  const rng = new Rng(2024);
+  return Array.from({ length: n }, () => 3 + (rng.nextU32() % (vocab - 3)));
 }
 
 export function median(values: readonly number[]): number {
