@@ -16,8 +16,10 @@ import { seededRandom } from '../kernels/util.js';
 export const MODEL = { dim: 256, ffn: 768, layers: 2, heads: 4, kvHeads: 2, vocab: 512, context: 256 } as const;
 
 /** llama_ftype values (llama.h) of the files the end-to-end test makes. */
-export const FTYPES = { Q4_0: 2, Q8_0: 7, Q2_K: 10, Q3_K_M: 12, Q4_K_M: 15, Q5_K_M: 17, Q6_K: 18, IQ4_XS: 30 } as const;
+export const FTYPES = { Q2_K: 10, Q3_K_M: 12, Q4_K_M: 15, Q5_K_M: 17, Q6_K: 18, IQ4_XS: 30 } as const;
 export type KFileType = keyof typeof FTYPES;
+/** llama_ftype of every file type llamaQuantize makes: the K-quant files above, and Q8_0 / Q4_0 for the benchmark. */
+const ALL_FTYPES = { ...FTYPES, Q4_0: 2, Q8_0: 7 } as const;
 
 type Kv = [key: string, type: 'u32' | 'f32' | 'str' | 'str[]' | 'f32[]' | 'i32[]', value: unknown];
 
@@ -137,10 +139,10 @@ export function llamaBinsDir(): string {
 }
 
 /** Quantizes `src` to `dst` with llama.cpp's llama_model_quantize (one thread, default parameters). */
-export function llamaQuantize(src: string, dst: string, ftype: KFileType): void {
+export function llamaQuantize(src: string, dst: string, ftype: keyof typeof ALL_FTYPES): void {
   const script = fileURLToPath(new URL('../helpers/llama-quantize.py', import.meta.url));
   try {
-    execFileSync('python3', [script, llamaBinsDir(), src, dst, String(FTYPES[ftype]), '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('python3', [script, llamaBinsDir(), src, dst, String(ALL_FTYPES[ftype]), '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
     if (err.code === 'ENOENT') throw new Error("python3 is needed to call llama.cpp's quantizer (test/helpers/llama-quantize.py); .ci/run installs it");
