@@ -110,11 +110,6 @@ export class LoadSession {
     return source && this.track(source, files.where(file));
   }
 
-  /** A source's whole content as text (small files: config.json, the safetensors index). */
-  async text(source: ByteSource): Promise<string> {
-    return new TextDecoder('utf-8').decode(await source.read(0, source.size));
-  }
-
   /** Mark every file complete (the load succeeded) and close them all. */
   async finish(): Promise<void> {
     for (const f of this.files) this.advance(f, f.size);

@@ -1,5 +1,5 @@
 import { WeftError } from '../errors.js';
-import { checkJsonDepth, parseJsonBytes } from './json.js';
+import { parseJsonBytes } from './json.js';
 import { formatError, type ByteSource } from './source.js';
 
 /**
@@ -132,14 +132,8 @@ export interface SafetensorsIndex {
 }
 
 /** Parse `model.safetensors.index.json` (sharded checkpoints): `{ metadata?, weight_map: { tensor: shard } }`. */
-export function parseSafetensorsIndex(json: string, name: string): SafetensorsIndex {
-  let index: unknown;
-  try {
-    index = JSON.parse(json);
-  } catch (e) {
-    throw new WeftError('E_FORMAT', `${name}: not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  checkJsonDepth(index, name);
+export function parseSafetensorsIndex(bytes: Uint8Array, name: string): SafetensorsIndex {
+  const index = parseJsonBytes(bytes, name);
   if (!isObject(index) || !isObject(index.weight_map)) throw new WeftError('E_FORMAT', `${name}: no "weight_map" object`);
   const weightMap = new Map<string, string>();
   for (const [tensor, shard] of Object.entries(index.weight_map)) {

@@ -151,7 +151,7 @@ export async function openSafetensorsFiles(files: FileOpener, file: string | nul
     // A safetensors file starts with its 8-byte header length; an index is JSON.
     const isIndex = main.size > 0 && (await main.read(0, 1))[0] === 0x7b; // '{'
     if (!isIndex) return { name, index: null, shards: [{ file, source: main }], close };
-    const index = parseSafetensorsIndex(new TextDecoder().decode(await main.read(0, main.size)), name);
+    const index = parseSafetensorsIndex(await main.read(0, main.size), name);
     const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
     const shards: SafetensorsFiles['shards'] = [];
     for (const shard of new Set(index.weightMap.values())) {

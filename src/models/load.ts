@@ -252,14 +252,14 @@ async function findGguf(files: ModelFiles): Promise<string | null> {
  */
 async function openHf(files: ModelFiles, dir: string, weights: string | null, session: LoadSession): Promise<OpenedModel> {
   const configName = `${dir}config.json`;
-  const config = await readJson(files, configName, 'a Hugging Face model needs its config.json beside the weights', session);
-  const generationConfig = (await readJson(files, `${dir}generation_config.json`, null, session)) ?? {};
+  const config = await readJson(files, configName, 'a Hugging Face model needs its config.json beside the weights');
+  const generationConfig = (await readJson(files, `${dir}generation_config.json`, null)) ?? {};
   const reader = new ConfigReader(config!, files.where(configName));
   const modelType = reader.string('model_type');
   const hasTokenizer = (await files.open(`${dir}tokenizer.json`)) !== null;
   if (hasTokenizer) await files.open(`${dir}tokenizer_config.json`); // counted in the total now, read with the tokenizer
   const opened = await openSafetensorsFiles(files, weights ?? (dir ? `${dir}model.safetensors` : null));
-  const poolingDefaults = await readSentenceTransformers(files, dir, session);
+  const poolingDefaults = await readSentenceTransformers(files, dir);
   session.begin();
   const set = await readSafetensorsWeights(opened);
   return {
@@ -341,7 +341,7 @@ function toJson(value: GgufValue): unknown {
 }
 
 /** A JSON object file of the set (any JSON value with `object: false`); null when absent and `requiredWhy` is null. */
-async function readJson(files: ModelFiles, name: string, requiredWhy: string | null, session: LoadSession, object = true): Promise<Json | null> {
+async function readJson(files: ModelFiles, name: string, requiredWhy: string | null, object = true): Promise<Json | null> {
   const source = await files.open(name);
   if (!source) {
     if (requiredWhy === null) return null;
@@ -354,9 +354,9 @@ async function readJson(files: ModelFiles, name: string, requiredWhy: string | n
  * A sentence-transformers folder: modules.json lists a Pooling module (its config.json names one mode) and maybe a
  * Normalize module. Null when there is no modules.json.
  */
-async function readSentenceTransformers(files: ModelFiles, dir: string, session: LoadSession): Promise<PoolingDefaults | null> {
+async function readSentenceTransformers(files: ModelFiles, dir: string): Promise<PoolingDefaults | null> {
   const modulesName = `${dir}modules.json`;
-  const modules = (await readJson(files, modulesName, null, session, false)) as unknown as Array<{ type?: unknown; path?: unknown }> | null;
+  const modules = (await readJson(files, modulesName, null, false)) as unknown as Array<{ type?: unknown; path?: unknown }> | null;
   if (modules === null) return null;
   if (!Array.isArray(modules)) throw new WeftError('E_FORMAT', `${files.where(modulesName)}: should be a list of modules`);
   const types = modules.map((m) => String(m?.type ?? ''));
@@ -364,7 +364,7 @@ async function readSentenceTransformers(files: ModelFiles, dir: string, session:
   const poolingModule = modules.find((m) => String(m?.type ?? '').endsWith('.Pooling'));
   if (!poolingModule) return { pooling: 'none', normalize };
   const configName = `${dir}${String(poolingModule.path ?? '1_Pooling')}/config.json`;
-  const c = (await readJson(files, configName, 'modules.json names this Pooling module', session))!;
+  const c = (await readJson(files, configName, 'modules.json names this Pooling module'))!;
   const modes: Record<string, Pooling> = { pooling_mode_cls_token: 'cls', pooling_mode_mean_tokens: 'mean', pooling_mode_max_tokens: 'max' };
   const on = Object.keys(c).filter((k) => k.startsWith('pooling_mode_') && c[k] === true);
   if (on.length !== 1 || !(on[0] in modes)) {
