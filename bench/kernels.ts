@@ -7,6 +7,7 @@
  */
 import { packedLinearBytes, packLinearWeight, type WeightDType } from '../src/runtime/layout.js';
 import type { Kernels } from '../src/runtime/kernels.js';
+import { actRowBytes, QUANT_TYPES } from '../src/runtime/quant.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { JSON_OUTPUT, log, median, printTable, ReadProbe, timeAlternating, timeIt, xorshift32 } from './util.js';
@@ -327,8 +328,8 @@ const quantResults: QuantResult[] = [];
 for (const [rows, inF, outF] of [[1, 576, 1536], [1, 4096, 4096], [128, 576, 1536]] as const) {
   const x = tensor('f32', [rows, inF]);
   const y = rt.alloc('f32', [rows, outF]);
-  const actBytes = rows * Math.ceil((inF / 32) * 40 / 16) * 16;
-  const xq = rt.heap.alloc(actBytes);
+  const xq = rt.heap.alloc(rows * actRowBytes('Q8_0', inF));
+  const scratch = rt.heap.alloc(QUANT_TYPES.Q8_0.scratchBytes(inF));
   const quantizeAct = () => k.quantizeActQ8_0(x.offset, xq, inF, 0, rows);
   const quantizeActSeconds = timeIt(quantizeAct, { minSamples: 7 });
   quantizeAct();
@@ -336,7 +337,8 @@ for (const [rows, inF, outF] of [[1, 576, 1536], [1, 4096, 4096], [128, 576, 153
     const bytes = outF * (inF / 32) * blockBytes;
     const w = rt.heap.alloc(bytes);
     fillBlocks(w, bytes, blockBytes, scales);
-    const call = (name: string) => () => (k as unknown as Record<string, (...a: number[]) => void>)[name](xq, w, 0, y.offset, rows, inF, outF, 0, outF);
+    // random blocks: interleaving them (as loading does) would not change the time
+    const call = (name: string) => () => (k as unknown as Record<string, (...a: number[]) => void>)[name](xq, w, 0, y.offset, rows, inF, outF, scratch, 0, outF);
     const seconds = timeIt(call(`linear${type}`), { minSamples: 7 });
     const refSeconds = timeIt(call(`linear${type}_ref`), { minSamples: 3, minSeconds: 0.1 });
     quantResults.push({
@@ -347,6 +349,7 @@ for (const [rows, inF, outF] of [[1, 576, 1536], [1, 4096, 4096], [128, 576, 153
     rt.heap.release(w);
   }
   rt.heap.release(xq);
+  rt.heap.release(scratch);
   rt.free(x);
   rt.free(y);
 }

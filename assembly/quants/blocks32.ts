@@ -10,15 +10,17 @@
 //   Q5_1    24 B  d · m · qh u32 · qs[16]       value d·q + m
 //   IQ4_NL  18 B  d · qs[16]                    value d·KVALUES[q]  (a fixed non-linear 16-entry table)
 //
+// Weights are interleaved by four rows (common.ts): a group's block j is the 4 rows' block j, back to back.
+//
 // Dot of one weight block with one activation block: the 32 weights become i8 lanes (the stored q, without the
-// offset 8 or 16, which is taken out afterwards as offset·Σqx with the activation block's `sum`), multiplied with
-// the activation's i8 lanes into i32 lanes: widened to i16 and i32x4.dot_i16x8_s, in both builds. The relaxed
-// i32x4.relaxed_dot_i8x16_i7x16_add_s on the stored q (0..31, inside the 0..127 range where engines must agree)
-// gave other numbers in Node 20's experimental relaxed SIMD (V8 11.3: lanes [-800, -1600, …] where the final
-// semantics give [600, 200, …] for a test vector), so its result would depend on the engine. Four such dots (4
-// output rows in decode, 4 rows of x in prefill) are reduced together into one i32x4, then one f32 multiply-add
-// per lane adds the block's term (dw·dx)·Σ — in block order, as the _ref does, so the SIMD kernels give the _ref's
-// bits exactly.
+// offset 8 or 16, which is taken out afterwards as offset·Σqx with the activation block's `sum`), widened to i16 and
+// multiplied with the activation's i16 lanes by i32x4.dot_i16x8_s, in both builds (relaxed SIMD: see common.ts).
+// Decode reads a group in place: the 4 rows' dots of one block reduce together into one i32x4 (lanes = outputs),
+// then one f32 multiply-add per lane adds the block's term (dw·dx)·Σ. Prefill (4 rows of x or more) first unpacks
+// the group into scratch: weights as i16 with the offset taken out, dw (and mw) as f32, then every row of x runs
+// against it with loads alone, so the unpacking and widening are paid once per group instead of once per row of x
+// (Q8_0 at 128×576×1536: measured below in bench:kernels). Both keep the _ref's order, in block order, so the SIMD
+// kernels give the _ref's bits exactly.
 import { f16ToF32, f32ToF16, QK, q8_0RowBytes, roundHalfAway } from "./common";
 
 // ggml type ids: the `type` argument of the generic functions, a constant at every call.
@@ -100,14 +102,6 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   return q;
 }
 
-/** acc + the i32 lanes of Σ w·x over 16 i8 lanes, widened to i16 (not the relaxed dot: see the top). */
-// @ts-ignore: decorator
-@inline function dot16(w: v128, x: v128, acc: v128): v128 {
-  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_s(x));
-  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_s(x));
-  return i32x4.add(acc, i32x4.add(lo, hi));
-}
-
 /** The i32 lanes of Σ w·x over 32 lanes: w as two i8x16 (elements 0..15, 16..31), x already widened to four i16x8. */
 // @ts-ignore: decorator
 @inline function dot32(wlo: v128, whi: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
@@ -145,40 +139,65 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   return f16x4ToF32(h);
 }
 
-/** Four f32 (or i32) at p0..p3. */
+// ---- the weight layout: rows interleaved by four ----------------------------------------------------------------
+
+/**
+ * Block j of weight row o: rows are stored in groups of 4, and a group holds block 0 of its 4 rows, then block 1 of
+ * the 4 rows, …, so that 4 outputs read one stream (see the top).
+ */
 // @ts-ignore: decorator
-@inline function gather4(p0: usize, p1: usize, p2: usize, p3: usize): v128 {
-  let v = v128.load32_zero(p0);
-  v = v128.load32_lane(p1, v, 1);
-  v = v128.load32_lane(p2, v, 2);
-  return v128.load32_lane(p3, v, 3);
+@inline function rowBlocks(w: usize, o: i32, rowBytes: usize, type: i32): usize {
+  return w + <usize>(o >> 2) * (rowBytes << 2) + <usize>(o & 3) * blockBytes(type);
+}
+
+/**
+ * Rearranges `groups` groups of 4 plain rows (nb blocks of `bytes` each, row after row, as GGUF stores them) in
+ * place into the interleaved layout; scratch holds one group (4·nb·bytes).
+ */
+export function interleaveRows4(w: usize, groups: i32, nb: i32, bytes: i32, scratch: usize): void {
+  const rowBytes = <usize>nb * bytes;
+  for (let g = 0; g < groups; g++) {
+    const group = w + <usize>g * (rowBytes << 2);
+    memory.copy(scratch, group, rowBytes << 2);
+    for (let j = 0; j < nb; j++) {
+      for (let l = 0; l < 4; l++) memory.copy(group + (<usize>(j * 4 + l)) * bytes, scratch + <usize>l * rowBytes + <usize>j * bytes, bytes);
+    }
+  }
+}
+
+/** Copies the nb blocks of row o of an interleaved weight into dst as one plain row (embedding lookups). */
+export function plainRowOf4(w: usize, o: i32, nb: i32, bytes: i32, dst: usize): void {
+  const rowBytes = <usize>nb * bytes;
+  const first = w + <usize>(o >> 2) * (rowBytes << 2) + <usize>(o & 3) * bytes;
+  for (let j = 0; j < nb; j++) memory.copy(dst + <usize>j * bytes, first + <usize>j * (bytes << 2), bytes);
 }
 
 // ---- the matmul ------------------------------------------------------------------------------------------------
 
-/** Where activation row r's arrays start: qs, d (f32) and sum (i32). */
+/** Where activation row r's arrays start: qs (i16), d (f32) and sum (i32). */
 // @ts-ignore: decorator
 @inline function actRow(xq: usize, r: i32, inF: i32): usize {
   return xq + <usize>r * q8_0RowBytes(inF);
 }
 
 /**
- * y[r, o..o+3] for one activation row against 4 weight rows (decode): each block of the 4 rows is dotted with the
- * same activation block; the 4 block sums form one vector, scaled by the 4 rows' dw and the block's dx.
+ * Decode: y[r, o..o+3] for one activation row against the 4 rows of a group, read in place: each block's 4 weight
+ * blocks are unpacked to i8 lanes and dotted with the same activation block (already i16); the 4 block sums form one
+ * vector, scaled by the 4 rows' dw and the block's dx.
  */
 // @ts-ignore: decorator
-@inline function fourOutputs(xrow: usize, w: usize, rowBytes: usize, o: i32, nb: i32, type: i32): v128 {
-  const dAt = xrow + (<usize>nb << 5);
+@inline function fourOutputs(xrow: usize, group: usize, nb: i32, type: i32): v128 {
+  const dAt = xrow + (<usize>nb << 6);
   const sumAt = dAt + (<usize>nb << 2);
-  let p0 = w + <usize>o * rowBytes;
-  let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+  const bb = blockBytes(type);
+  let p = group;
   let acc = f32x4.splat(0);
   for (let j = 0; j < nb; j++) {
-    const px = xrow + (<usize>j << 5);
-    const xlo = v128.load(px), xhi = v128.load(px, 16);
-    const x0 = i16x8.extend_low_i8x16_s(xlo), x1 = i16x8.extend_high_i8x16_s(xlo), x2 = i16x8.extend_low_i8x16_s(xhi), x3 = i16x8.extend_high_i8x16_s(xhi);
+    const px = xrow + (<usize>j << 6);
+    const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
+    const p1 = p + bb, p2 = p1 + bb, p3 = p2 + bb;
     let isum = isum4(
-      dot32(quantsLo(p0, type), quantsHi(p0, type), x0, x1, x2, x3),
+      dot32(quantsLo(p, type), quantsHi(p, type), x0, x1, x2, x3),
       dot32(quantsLo(p1, type), quantsHi(p1, type), x0, x1, x2, x3),
       dot32(quantsLo(p2, type), quantsHi(p2, type), x0, x1, x2, x3),
       dot32(quantsLo(p3, type), quantsHi(p3, type), x0, x1, x2, x3),
@@ -186,78 +205,84 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
     const sumx = load<i32>(sumAt + (<usize>j << 2));
     if (qOffset(type)) isum = i32x4.sub(isum, i32x4.splat(qOffset(type) * sumx));
     const dx = load<f32>(dAt + (<usize>j << 2));
-    let term = f32x4.mul(f32x4.mul(halves4(p0, p1, p2, p3, 0), f32x4.splat(dx)), f32x4.convert_i32x4_s(isum));
-    if (hasMin(type)) term = f32x4.add(term, f32x4.mul(halves4(p0, p1, p2, p3, 2), f32x4.splat(dx * <f32>sumx)));
+    let term = f32x4.mul(f32x4.mul(halves4(p, p1, p2, p3, 0), f32x4.splat(dx)), f32x4.convert_i32x4_s(isum));
+    if (hasMin(type)) term = f32x4.add(term, f32x4.mul(halves4(p, p1, p2, p3, 2), f32x4.splat(dx * <f32>sumx)));
     acc = f32x4.add(acc, term);
-    const step = blockBytes(type);
-    p0 += step;
-    p1 += step;
-    p2 += step;
-    p3 += step;
+    p += bb << 2;
   }
   return acc;
 }
+
+/** Bytes of one unpacked block of a group in the prefill scratch: 4 rows × 32 i16 weights, dw f32x4, mw f32x4. */
+const UNPACKED_BLOCK: usize = 4 * 64 + 16 + 16; // 288: the host's scratch size (quant.ts) mirrors it
 
 /**
- * y[r..r+3, o] for 4 activation rows against one weight row (prefill): each weight block is unpacked once and
- * dotted with the 4 rows' blocks; lanes are rows.
+ * Prefill: the group's blocks unpacked once into scratch, for every row of x: weights as i16 with the offset (8,
+ * 16) taken out, and dw (and mw) as f32 per row. Then no row of x unpacks anything.
  */
 // @ts-ignore: decorator
-@inline function fourRows(x0: usize, rowStride: usize, w: usize, rowBytes: usize, o: i32, nb: i32, type: i32): v128 {
-  const x1 = x0 + rowStride, x2 = x1 + rowStride, x3 = x2 + rowStride;
-  const dOff = <usize>nb << 5;
-  const sumOff = dOff + (<usize>nb << 2);
-  let p = w + <usize>o * rowBytes;
+@inline function unpackGroup(group: usize, nb: i32, scratch: usize, type: i32): void {
+  const bb = blockBytes(type);
+  const offset = i8x16.splat(<i8>qOffset(type));
+  let p = group;
+  for (let j = 0; j < nb; j++) {
+    const s = scratch + <usize>j * UNPACKED_BLOCK;
+    for (let l = 0; l < 4; l++) {
+      const q = p + <usize>l * bb;
+      let lo = quantsLo(q, type), hi = quantsHi(q, type);
+      if (qOffset(type)) {
+        lo = i8x16.sub(lo, offset);
+        hi = i8x16.sub(hi, offset);
+      }
+      const at = s + (<usize>l << 6);
+      v128.store(at, i16x8.extend_low_i8x16_s(lo));
+      v128.store(at, i16x8.extend_high_i8x16_s(lo), 16);
+      v128.store(at, i16x8.extend_low_i8x16_s(hi), 32);
+      v128.store(at, i16x8.extend_high_i8x16_s(hi), 48);
+    }
+    v128.store(s, halves4(p, p + bb, p + 2 * bb, p + 3 * bb, 0), 256);
+    if (hasMin(type)) v128.store(s, halves4(p, p + bb, p + 2 * bb, p + 3 * bb, 2), 272);
+    p += bb << 2;
+  }
+}
+
+/** The i32 lanes of Σ w·x over one unpacked row block at s (32 i16) and an activation block x0..x3 (32 i16). */
+// @ts-ignore: decorator
+@inline function dotUnpacked(s: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const a = i32x4.add(i32x4.dot_i16x8_s(v128.load(s), x0), i32x4.dot_i16x8_s(v128.load(s, 16), x1));
+  return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(v128.load(s, 32), x2), i32x4.dot_i16x8_s(v128.load(s, 48), x3)));
+}
+
+/** Prefill: y[r, o..o+3] of one activation row against an unpacked group. */
+// @ts-ignore: decorator
+@inline function fourOutputsUnpacked(xrow: usize, scratch: usize, nb: i32, type: i32): v128 {
+  const dAt = xrow + (<usize>nb << 6);
+  const sumAt = dAt + (<usize>nb << 2);
   let acc = f32x4.splat(0);
   for (let j = 0; j < nb; j++) {
-    const wlo = quantsLo(p, type), whi = quantsHi(p, type);
-    const q = <usize>j << 5;
-    const zero = i32x4.splat(0);
-    let isum = isum4(
-      dot16(whi, v128.load(x0 + q, 16), dot16(wlo, v128.load(x0 + q), zero)),
-      dot16(whi, v128.load(x1 + q, 16), dot16(wlo, v128.load(x1 + q), zero)),
-      dot16(whi, v128.load(x2 + q, 16), dot16(wlo, v128.load(x2 + q), zero)),
-      dot16(whi, v128.load(x3 + q, 16), dot16(wlo, v128.load(x3 + q), zero)),
-    );
-    const s = <usize>j << 2;
-    const sumx = gather4(x0 + sumOff + s, x1 + sumOff + s, x2 + sumOff + s, x3 + sumOff + s);
-    if (qOffset(type)) isum = i32x4.sub(isum, i32x4.mul(sumx, i32x4.splat(qOffset(type))));
-    const dx = gather4(x0 + dOff + s, x1 + dOff + s, x2 + dOff + s, x3 + dOff + s);
-    let term = f32x4.mul(f32x4.mul(f32x4.splat(f16ToF32(load<u16>(p))), dx), f32x4.convert_i32x4_s(isum));
-    if (hasMin(type)) term = f32x4.add(term, f32x4.mul(f32x4.splat(f16ToF32(load<u16>(p, 2))), f32x4.mul(dx, f32x4.convert_i32x4_s(sumx))));
+    const px = xrow + (<usize>j << 6);
+    const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
+    const s = scratch + <usize>j * UNPACKED_BLOCK;
+    const isum = isum4(dotUnpacked(s, x0, x1, x2, x3), dotUnpacked(s + 64, x0, x1, x2, x3), dotUnpacked(s + 128, x0, x1, x2, x3), dotUnpacked(s + 192, x0, x1, x2, x3));
+    const dx = load<f32>(dAt + (<usize>j << 2));
+    let term = f32x4.mul(f32x4.mul(v128.load(s, 256), f32x4.splat(dx)), f32x4.convert_i32x4_s(isum));
+    if (hasMin(type)) term = f32x4.add(term, f32x4.mul(v128.load(s, 272), f32x4.splat(dx * <f32>load<i32>(sumAt + (<usize>j << 2)))));
     acc = f32x4.add(acc, term);
-    p += blockBytes(type);
   }
   return acc;
 }
 
-/** acc + the term of one activation block (row at xr, block j) against 4 weight blocks unpacked in w*: lanes = outputs. */
+/** One output of one row: the scalar definition (the _ref's loop), also the decode kernel's outputs outside whole groups. */
 // @ts-ignore: decorator
-@inline function tileRowStep(acc: v128, xr: usize, j: i32, nb: i32, wl0: v128, wh0: v128, wl1: v128, wh1: v128, wl2: v128, wh2: v128, wl3: v128, wh3: v128, dw: v128, mw: v128, type: i32): v128 {
-  const q = xr + (<usize>j << 5);
-  const xlo = v128.load(q), xhi = v128.load(q, 16);
-  const x0 = i16x8.extend_low_i8x16_s(xlo), x1 = i16x8.extend_high_i8x16_s(xlo), x2 = i16x8.extend_low_i8x16_s(xhi), x3 = i16x8.extend_high_i8x16_s(xhi);
-  let isum = isum4(dot32(wl0, wh0, x0, x1, x2, x3), dot32(wl1, wh1, x0, x1, x2, x3), dot32(wl2, wh2, x0, x1, x2, x3), dot32(wl3, wh3, x0, x1, x2, x3));
-  const dAt = xr + (<usize>nb << 5) + (<usize>j << 2);
-  const sumx = load<i32>(dAt + (<usize>nb << 2));
-  if (qOffset(type)) isum = i32x4.sub(isum, i32x4.splat(qOffset(type) * sumx));
-  const dx = load<f32>(dAt);
-  let term = f32x4.mul(f32x4.mul(dw, f32x4.splat(dx)), f32x4.convert_i32x4_s(isum));
-  if (hasMin(type)) term = f32x4.add(term, f32x4.mul(mw, f32x4.splat(dx * <f32>sumx)));
-  return f32x4.add(acc, term);
-}
-
-/** One output of one row: the scalar definition (the _ref's loop), also the kernels' leftovers. */
-// @ts-ignore: decorator
-@inline function oneOutput(xrow: usize, wrow: usize, nb: i32, type: i32): f32 {
-  const dAt = xrow + (<usize>nb << 5);
+@inline function oneOutput(xrow: usize, first: usize, nb: i32, type: i32): f32 {
+  const dAt = xrow + (<usize>nb << 6);
   const sumAt = dAt + (<usize>nb << 2);
   let acc: f32 = 0;
   for (let j = 0; j < nb; j++) {
-    const p = wrow + <usize>j * blockBytes(type);
-    const px = xrow + (<usize>j << 5);
+    const p = first + <usize>j * (blockBytes(type) << 2);
+    const px = xrow + (<usize>j << 6);
     let isum: i32 = 0;
-    for (let k = 0; k < QK; k++) isum += (weightInt(p, k, type) - qOffset(type)) * <i32>load<i8>(px + k);
+    for (let k = 0; k < QK; k++) isum += (weightInt(p, k, type) - qOffset(type)) * <i32>load<i16>(px + (<usize>k << 1));
     const dx = load<f32>(dAt + (<usize>j << 2));
     const sumx = load<i32>(sumAt + (<usize>j << 2));
     let term = (f16ToF32(load<u16>(p)) * dx) * <f32>isum;
@@ -267,93 +292,72 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   return acc;
 }
 
-/** y (+ b) for outputs o..o+3 of row r, where the 4 outputs are `v`. */
+/** y[r, o] (+ b[o]) for the outputs o of group g inside [start, end), from the group's 4 outputs `v`. */
 // @ts-ignore: decorator
-@inline function storeFour(y: usize, b: usize, r: i32, outF: i32, o: i32, v: v128): void {
-  let out = v;
-  if (b) out = f32x4.add(out, v128.load(b + (<usize>o << 2)));
-  v128.store(y + ((<usize>r * outF + o) << 2), out);
+@inline function storeGroup(y: usize, b: usize, r: i32, outF: i32, g: i32, start: i32, end: i32, v: v128): void {
+  const o = g << 2;
+  const at = y + ((<usize>r * outF + o) << 2);
+  if (o >= start && o + 4 <= end) {
+    v128.store(at, b ? f32x4.add(v, v128.load(b + (<usize>o << 2))) : v);
+    return;
+  }
+  // a group cut by the range (or by outF): lane by lane, never touching y or b outside it
+  for (let l = 0; l < 4; l++) {
+    if (o + l < start || o + l >= end) continue;
+    let value = f32x4.extract_lane(v, 0);
+    if (l == 1) value = f32x4.extract_lane(v, 1);
+    else if (l == 2) value = f32x4.extract_lane(v, 2);
+    else if (l == 3) value = f32x4.extract_lane(v, 3);
+    store<f32>(at + (<usize>l << 2), b ? value + load<f32>(b + (<usize>(o + l) << 2)) : value);
+  }
 }
 
 // @ts-ignore: decorator
-@inline function linearBlocks32(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32, type: i32): void {
+@inline function linearBlocks32(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32, type: i32): void {
+  if (start >= end) return;
   const nb = inF / QK;
   const rowBytes = <usize>nb * blockBytes(type);
-  const stride = q8_0RowBytes(inF);
-  let r = 0;
-  // prefill: tiles of 4 rows of x × 4 outputs, each weight block unpacked once for 4 rows and each activation block
-  // loaded once for 4 outputs; then the outputs left over, 4 rows of x per pass over a weight row
-  for (; r + 4 <= rows; r += 4) {
-    const x0 = actRow(xq, r, inF);
-    const x1 = x0 + stride, x2 = x1 + stride, x3 = x2 + stride;
-    let o = start;
-    for (; o + 4 <= end; o += 4) {
-      let p0 = w + <usize>o * rowBytes;
-      let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let j = 0; j < nb; j++) {
-        const wl0 = quantsLo(p0, type), wh0 = quantsHi(p0, type);
-        const wl1 = quantsLo(p1, type), wh1 = quantsHi(p1, type);
-        const wl2 = quantsLo(p2, type), wh2 = quantsHi(p2, type);
-        const wl3 = quantsLo(p3, type), wh3 = quantsHi(p3, type);
-        const dw = halves4(p0, p1, p2, p3, 0);
-        const mw = hasMin(type) ? halves4(p0, p1, p2, p3, 2) : dw;
-        a0 = tileRowStep(a0, x0, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
-        a1 = tileRowStep(a1, x1, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
-        a2 = tileRowStep(a2, x2, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
-        a3 = tileRowStep(a3, x3, j, nb, wl0, wh0, wl1, wh1, wl2, wh2, wl3, wh3, dw, mw, type);
-        const step = blockBytes(type);
-        p0 += step;
-        p1 += step;
-        p2 += step;
-        p3 += step;
-      }
-      storeFour(y, b, r, outF, o, a0);
-      storeFour(y, b, r + 1, outF, o, a1);
-      storeFour(y, b, r + 2, outF, o, a2);
-      storeFour(y, b, r + 3, outF, o, a3);
+  if (rows >= 4) {
+    // prefill: group by group, unpacked once, then every row of x against it
+    for (let g = start >> 2; g << 2 < end; g++) {
+      unpackGroup(w + <usize>g * (rowBytes << 2), nb, scratch, type);
+      for (let r = 0; r < rows; r++) storeGroup(y, b, r, outF, g, start, end, fourOutputsUnpacked(actRow(xq, r, inF), scratch, nb, type));
     }
-    for (; o < end; o++) {
-      let v = fourRows(x0, stride, w, rowBytes, o, nb, type);
-      if (b) v = f32x4.add(v, f32x4.splat(load<f32>(b + (<usize>o << 2))));
-      const at = y + ((<usize>r * outF + o) << 2);
-      const rowStep = <usize>outF << 2;
-      store<f32>(at, f32x4.extract_lane(v, 0));
-      store<f32>(at + rowStep, f32x4.extract_lane(v, 1));
-      store<f32>(at + 2 * rowStep, f32x4.extract_lane(v, 2));
-      store<f32>(at + 3 * rowStep, f32x4.extract_lane(v, 3));
-    }
+    return;
   }
-  // decode and the last rows: 4 outputs per pass over the row of x
-  for (; r < rows; r++) {
+  // decode (and 2-3 rows): whole groups read in place, the outputs of cut groups one by one
+  for (let r = 0; r < rows; r++) {
     const xrow = actRow(xq, r, inF);
     let o = start;
-    for (; o + 4 <= end; o += 4) storeFour(y, b, r, outF, o, fourOutputs(xrow, w, rowBytes, o, nb, type));
-    for (; o < end; o++) {
-      let v = oneOutput(xrow, w + <usize>o * rowBytes, nb, type);
-      if (b) v += load<f32>(b + (<usize>o << 2));
-      store<f32>(y + ((<usize>r * outF + o) << 2), v);
-    }
+    for (; o < end && (o & 3) != 0; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, rowBlocks(w, o, rowBytes, type), nb, type));
+    for (; o + 4 <= end; o += 4) storeGroup(y, b, r, outF, o >> 2, start, end, fourOutputs(xrow, w + <usize>(o >> 2) * (rowBytes << 2), nb, type));
+    for (; o < end; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, rowBlocks(w, o, rowBytes, type), nb, type));
   }
 }
 
-export function linearQ8_0(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
-  linearBlocks32(xq, w, b, y, rows, inF, outF, start, end, Q8_0);
+/** y[r, o] = v (+ b[o]). */
+// @ts-ignore: decorator
+@inline function storeOne(y: usize, b: usize, r: i32, outF: i32, o: i32, v: f32): void {
+  store<f32>(y + ((<usize>r * outF + o) << 2), b ? v + load<f32>(b + (<usize>o << 2)) : v);
 }
-export function linearQ4_0(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
-  linearBlocks32(xq, w, b, y, rows, inF, outF, start, end, Q4_0);
+
+export function linearQ8_0(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
+  linearBlocks32(xq, w, b, y, rows, inF, outF, scratch, start, end, Q8_0);
 }
-export function linearQ4_1(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
-  linearBlocks32(xq, w, b, y, rows, inF, outF, start, end, Q4_1);
+export function linearQ4_0(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
+  linearBlocks32(xq, w, b, y, rows, inF, outF, scratch, start, end, Q4_0);
 }
-export function linearQ5_0(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
-  linearBlocks32(xq, w, b, y, rows, inF, outF, start, end, Q5_0);
+export function linearQ4_1(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
+  linearBlocks32(xq, w, b, y, rows, inF, outF, scratch, start, end, Q4_1);
 }
-export function linearQ5_1(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
-  linearBlocks32(xq, w, b, y, rows, inF, outF, start, end, Q5_1);
+export function linearQ5_0(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
+  linearBlocks32(xq, w, b, y, rows, inF, outF, scratch, start, end, Q5_0);
 }
-export function linearIQ4_NL(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
-  linearBlocks32(xq, w, b, y, rows, inF, outF, start, end, IQ4_NL);
+export function linearQ5_1(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
+  linearBlocks32(xq, w, b, y, rows, inF, outF, scratch, start, end, Q5_1);
+}
+export function linearIQ4_NL(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
+  linearBlocks32(xq, w, b, y, rows, inF, outF, scratch, start, end, IQ4_NL);
 }
 
 // ---- activation quantization -----------------------------------------------------------------------------------
@@ -376,7 +380,7 @@ export function quantizeActQ8_0(x: usize, xq: usize, inF: i32, start: i32, end: 
   for (let r = start; r < end; r++) {
     const src = x + (<usize>r * inF << 2);
     const row = actRow(xq, r, inF);
-    const dAt = row + (<usize>nb << 5);
+    const dAt = row + (<usize>nb << 6);
     const sumAt = dAt + (<usize>nb << 2);
     for (let j = 0; j < nb; j++) {
       const p = src + (<usize>j << 7);
@@ -392,7 +396,9 @@ export function quantizeActQ8_0(x: usize, xq: usize, inF: i32, start: i32, end: 
         const c = roundHalfAway4(f32x4.mul(v128.load(p + (<usize>k << 2), 32), id));
         const e = roundHalfAway4(f32x4.mul(v128.load(p + (<usize>k << 2), 48), id));
         sums = i32x4.add(sums, i32x4.add(i32x4.add(a, bq), i32x4.add(c, e)));
-        v128.store(row + (<usize>j << 5) + k, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, bq), i16x8.narrow_i32x4_s(c, e)));
+        const qs = row + (<usize>j << 6) + (<usize>k << 1);
+        v128.store(qs, i16x8.narrow_i32x4_s(a, bq));
+        v128.store(qs, i16x8.narrow_i32x4_s(c, e), 16);
       }
       store<f32>(dAt + (<usize>j << 2), f16ToF32(f32ToF16(d)));
       store<i32>(sumAt + (<usize>j << 2), i32x4.extract_lane(sums, 0) + i32x4.extract_lane(sums, 1) + i32x4.extract_lane(sums, 2) + i32x4.extract_lane(sums, 3));
@@ -421,30 +427,26 @@ const IQ4_LEVELS_TABLE: StaticArray<i8> = [-127, -104, -83, -65, -49, -35, -22, 
   const rowBytes = <usize>nb * blockBytes(type);
   for (let r = 0; r < rows; r++) {
     const xrow = actRow(xq, r, inF);
-    for (let o = start; o < end; o++) {
-      let acc = oneOutput(xrow, w + <usize>o * rowBytes, nb, type);
-      if (b) acc += load<f32>(b + (<usize>o << 2));
-      store<f32>(y + ((<usize>r * outF + o) << 2), acc);
-    }
+    for (let o = start; o < end; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, rowBlocks(w, o, rowBytes, type), nb, type));
   }
 }
 
-export function linearQ8_0_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+export function linearQ8_0_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
   linearBlocks32Ref(xq, w, b, y, rows, inF, outF, start, end, Q8_0);
 }
-export function linearQ4_0_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+export function linearQ4_0_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
   linearBlocks32Ref(xq, w, b, y, rows, inF, outF, start, end, Q4_0);
 }
-export function linearQ4_1_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+export function linearQ4_1_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
   linearBlocks32Ref(xq, w, b, y, rows, inF, outF, start, end, Q4_1);
 }
-export function linearQ5_0_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+export function linearQ5_0_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
   linearBlocks32Ref(xq, w, b, y, rows, inF, outF, start, end, Q5_0);
 }
-export function linearQ5_1_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+export function linearQ5_1_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
   linearBlocks32Ref(xq, w, b, y, rows, inF, outF, start, end, Q5_1);
 }
-export function linearIQ4_NL_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32): void {
+export function linearIQ4_NL_ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, scratch: usize, start: i32, end: i32): void {
   linearBlocks32Ref(xq, w, b, y, rows, inF, outF, start, end, IQ4_NL);
 }
 

@@ -7,23 +7,30 @@
 //   W row ──dequantRow<T>_ref──▶ f32 (embedding lookups, load-time fallbacks, tests)
 //   f32 row ──quantizeRow<T>_ref──▶ GGUF blocks (quantize on load; byte-identical to ggml's quantize_row_<t>_ref)
 //
-// Weights. A weight W [outF × inF] is kept exactly as GGUF stores it: outF rows, each inF/QK blocks of the type's
-// ggml block struct (packed, little-endian, fp16 scales), rows back to back. Nothing is repacked, so the file's
-// bytes are copied once into wasm memory and never touched again. inF must be a multiple of the block size QK
-// (GGUF guarantees it for every stored tensor).
+// Weights. A weight W [outF × inF] is outF rows of inF/QK blocks of the type's ggml block struct (packed,
+// little-endian, fp16 scales), the bytes of the file. K-quants and IQ4_XS keep the file's order, rows back to back
+// (their kernels decode one row at a time). The 32-element types interleave rows by four (interleaveRows4 in
+// blocks32.ts, in place right after the file's bytes are read, as llama.cpp's CPU backend repacks Q4_0 into its
+// Q4_0x4/x8 layouts): group g holds block 0 of rows 4g..4g+3, then block 1 of those rows, and so on, so that the 4
+// outputs a decode step computes together read one stream instead of four (measured at SmolLM2-135M's decode
+// shapes: 4.8 → 9.7 GMAC/s for Q8_0, both at about 5 GB/s of weights before, since four strided streams stalled on
+// memory). Blocks are not changed, only moved, and an allocation holds whole groups (outF rounded up to 4, the
+// padding rows zero and never read into an output). inF must be a multiple of the block size QK (GGUF guarantees
+// it for every stored tensor).
 //
 // Activations, as llama.cpp does it: before a quantized matmul the f32 rows of x are quantized once per call to
 // 8 bits (ggml's vec_dot_type of the weight type): Q8_0 for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL; Q8_K for
-// Q2_K … Q6_K and IQ4_XS. Our activation rows are NOT ggml's block structs: the same numbers split into arrays so
-// that the i8 values are 16-byte aligned for SIMD loads and the scales are f32 (already rounded as ggml rounds
-// them). Each row starts at xq + r·stride; stride is a multiple of 16 (the host sizes scratch with
-// `actRowBytes` in src/runtime/quant.ts, which mirrors q8_0RowBytes / q8_KRowBytes below).
+// Q2_K … Q6_K and IQ4_XS. Our activation rows are NOT ggml's block structs: the same numbers split into arrays
+// with 16-byte aligned SIMD loads and f32 scales (already rounded as ggml rounds them), and the Q8_0 values stored
+// widened to i16, ready for i32x4.dot_i16x8_s (widening them once per call instead of once per weight row: 9.7 →
+// 13.6 GMAC/s at the decode shapes). Each row starts at xq + r·stride; stride is a multiple of 16 (the host sizes
+// scratch with `actRowBytes` in src/runtime/quant.ts, which mirrors q8_0RowBytes / q8_KRowBytes below).
 //
 //   Q8_0 activation row, nb = inF/32 blocks      Q8_K activation row, nb = inF/256 blocks
-//     +0        qs  i8  [nb·32]                    +0         qs    i8  [nb·256]
-//     +nb·32    d   f32 [nb]                       +nb·256    d     f32 [nb]
-//     +nb·36    sum i32 [nb]  (Σ qs per block)     +nb·260    bsums i16 [nb·16]  (Σ qs per 16, as ggml's)
-//     stride = align16(nb·40)                      stride = align16(nb·292)
+//     +0        qs  i16 [nb·32]  (values −127..127) +0         qs    i8  [nb·256]
+//     +nb·64    d   f32 [nb]                       +nb·256    d     f32 [nb]
+//     +nb·68    sum i32 [nb]  (Σ qs per block)     +nb·260    bsums i16 [nb·16]  (Σ qs per 16, as ggml's)
+//     stride = align16(nb·72)                      stride = align16(nb·292)
 //
 //   Q8_0 (ggml quantize_row_q8_0_ref): amax = max |x| over the block, d = amax/127, id = d ≠ 0 ? 1/d : 0,
 //   q = roundf(x·id) (half away from zero), and d is stored rounded to f16 (f32ToF16 below), as ggml stores it;
@@ -31,12 +38,15 @@
 //   Q8_K (ggml quantize_row_q8_K_ref): kquants.ts owns it.
 //
 // Kernels each type T exports (T = Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS):
-//   linear<T>(xq, w, b, y, rows, inF, outF, start, end)       SIMD: y[r, o] for o in [start, end), every r
-//   linear<T>_ref(xq, w, b, y, rows, inF, outF, start, end)   scalar twin, same xq; defines the summation order
-//   dequantRow<T>_ref(src, dst, n)                             n elements (multiple of QK) → f32, bit-identical to
-//                                                              ggml's to_float (dequant-reference.gguf)
+//   linear<T>(xq, w, b, y, rows, inF, outF, [scratch,] start, end)      SIMD: y[r, o] for o in [start, end), every r
+//   linear<T>_ref(xq, w, b, y, rows, inF, outF, [scratch,] start, end)  scalar twin, same xq and w; defines the
+//                                                                        summation order
+//   dequantRow<T>_ref(src, dst, n)                             n elements (multiple of QK) of plain blocks → f32,
+//                                                              bit-identical to ggml's to_float (dequant-reference.gguf)
+// scratch: the 32-element types only, 288·inF/32 bytes per thread (UNPACKED_BLOCK in blocks32.ts: prefill unpacks a
+// group there once for every row of x; the _ref takes and ignores it, to share the signature).
 // Any start ≤ end in [0, outF] is legal (threads split the output rows; no alignment asked). b = 0: no bias.
-// Summation order of the _ref (the SIMD kernels keep it where they can, so the test can demand equal bits):
+// Summation order of the _ref (the SIMD kernels keep it, so the test can demand equal bits):
 // per output, acc = 0 and then, block by block in order, acc += (dw·dx)·f32(Σ qw·qx) (+ the type's min term,
 // e.g. Q4_1: + mw·(dx·f32(sumx))); finally y = acc (+ b[o]). Integer dots are exact; only f32 rounding remains.
 //
@@ -52,7 +62,7 @@ export const QK_K: i32 = 256;
 /** Bytes of one Q8_0 activation row of inF elements (see the layout above). */
 // @ts-ignore: decorator
 @inline export function q8_0RowBytes(inF: i32): usize {
-  return (<usize>(inF / QK) * 40 + 15) & ~<usize>15;
+  return (<usize>(inF / QK) * 72 + 15) & ~<usize>15;
 }
 
 /** Bytes of one Q8_K activation row of inF elements. */

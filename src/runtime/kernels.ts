@@ -41,24 +41,26 @@ export interface Kernels {
 
   // ---- quants/: quantized weights kept as GGUF blocks (contract: assembly/quants/common.ts) ------------------
   // xq: activation rows quantized by quantizeActQ8_0 (32-element types) or quantizeActQ8_K (K-quants, IQ4_XS),
-  // row stride `actRowBytes` (src/runtime/quant.ts). w: the GGUF blocks, outF rows of inF/QK blocks, as in the file.
-  // Output rows [start, end), any range. _ref: scalar twin over the same xq (defines the summation order).
+  // row stride `actRowBytes` (src/runtime/quant.ts). w: the GGUF blocks, outF rows of inF/QK blocks, as in the file
+  // (K-quants) or interleaved by four rows (the 32-element types: interleaveRows4). scratch (32-element types):
+  // `QuantInfo.scratchBytes` per thread. Output rows [start, end), any range. _ref: scalar twin over the same xq and
+  // w (defines the summation order).
   /** x f32 [rows×inF] → Q8_0 activation rows (ggml quantize_row_q8_0_ref's numbers); rows [start, end). inF % 32 == 0. */
   quantizeActQ8_0(x: number, xq: number, inF: number, start: number, end: number): void;
   /** x f32 [rows×inF] → Q8_K activation rows (ggml quantize_row_q8_K_ref's numbers); rows [start, end). inF % 256 == 0. */
   quantizeActQ8_K(x: number, xq: number, inF: number, start: number, end: number): void;
-  linearQ8_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ4_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ4_1(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ5_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ5_1(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearIQ4_NL(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ8_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ4_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ4_1_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ5_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearQ5_1_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
-  linearIQ4_NL_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, start: number, end: number): void;
+  linearQ8_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ4_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ4_1(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ5_0(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ5_1(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearIQ4_NL(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ8_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ4_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ4_1_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ5_0_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearQ5_1_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
+  linearIQ4_NL_ref(xq: number, w: number, b: number, y: number, rows: number, inF: number, outF: number, scratch: number, start: number, end: number): void;
   /** n elements (a multiple of the block size) of GGUF blocks at src → f32 at dst, bit-identical to ggml's to_float. */
   dequantRowQ8_0_ref(src: number, dst: number, n: number): void;
   dequantRowQ4_0_ref(src: number, dst: number, n: number): void;
@@ -66,6 +68,10 @@ export interface Kernels {
   dequantRowQ5_0_ref(src: number, dst: number, n: number): void;
   dequantRowQ5_1_ref(src: number, dst: number, n: number): void;
   dequantRowIQ4_NL_ref(src: number, dst: number, n: number): void;
+  /** In place: `groups`·4 plain rows of nb blocks of `bytes` → rows interleaved by four; scratch: one group. */
+  interleaveRows4(w: number, groups: number, nb: number, bytes: number, scratch: number): void;
+  /** Row o of an interleaved weight (nb blocks of `bytes`) → dst as a plain row of blocks. */
+  plainRowOf4(w: number, o: number, nb: number, bytes: number, dst: number): void;
   /** n f32 at src → GGUF blocks at dst, byte-identical to ggml's quantize_row_<t>_ref (quantize on load). */
   quantizeRowQ8_0_ref(src: number, dst: number, n: number): void;
   quantizeRowQ4_0_ref(src: number, dst: number, n: number): void;

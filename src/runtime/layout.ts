@@ -115,6 +115,50 @@ export function linear(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: T
   rt.parallel({ kernel, args: [x.offset, w.offset, b ? b.offset : 0, y.offset, rows, inF, outF], start: 0, end: outF, unit: PACK_BLOCK_ROWS, work: rows * inF * outF });
 }
 
+/**
+ * A quantized weight [rows × inF] whose file bytes were just read into `t` (allocated with `quantStorageBytes`),
+ * put in the layout its kernels read: the 32-element types interleaved by four rows in place (the padding rows of
+ * the last group zeroed first); other types stay as read.
+ */
+export function arrangeQuantized(rt: Runtime, t: Tensor): void {
+  if (!isQuantType(t.dtype) || t.layout !== 'blocks') throw new WeftError('E_OPTION', `arrangeQuantized: not a quantized weight: ${t.layout} ${t.dtype}`);
+  const q = QUANT_TYPES[t.dtype];
+  if (!q.interleaved) return;
+  const [rows, inF] = t.shape;
+  const nb = inF / q.blockSize;
+  const rowBytes = nb * q.typeSize;
+  const groups = Math.ceil(rows / 4);
+  if (t.byteLength !== groups * 4 * rowBytes) throw new WeftError('E_OPTION', `arrangeQuantized: a ${t.dtype} weight [${rows}, ${inF}] needs ${groups * 4 * rowBytes} bytes (whole groups of 4 rows), has ${t.byteLength}`);
+  rt.u8.fill(0, t.offset + rows * rowBytes, t.offset + t.byteLength);
+  const scratch = rt.heap.alloc(4 * rowBytes, 'interleaving a quantized weight');
+  try {
+    rt.kernels.interleaveRows4(t.offset, groups, nb, q.typeSize, scratch);
+  } finally {
+    rt.heap.release(scratch);
+  }
+}
+
+/** The file's bytes of a quantized weight (rows back to back, as GGUF stores them), whatever its layout in memory. */
+export function quantizedFileBytes(rt: Runtime, t: Tensor): Uint8Array {
+  if (!isQuantType(t.dtype) || t.layout !== 'blocks') throw new WeftError('E_OPTION', `quantizedFileBytes: not a quantized weight: ${t.layout} ${t.dtype}`);
+  const q = QUANT_TYPES[t.dtype];
+  const [rows, inF] = t.shape;
+  const nb = inF / q.blockSize;
+  const rowBytes = nb * q.typeSize;
+  if (!q.interleaved) return rt.u8.slice(t.offset, t.offset + rows * rowBytes);
+  const out = new Uint8Array(rows * rowBytes);
+  const row = rt.heap.alloc(rowBytes, 'a quantized row');
+  try {
+    for (let o = 0; o < rows; o++) {
+      rt.kernels.plainRowOf4(t.offset, o, nb, q.typeSize, row);
+      out.set(rt.u8.subarray(row, row + rowBytes), o * rowBytes);
+    }
+  } finally {
+    rt.heap.release(row);
+  }
+  return out;
+}
+
 /** Per runtime, a heap block for quantized activations that grows as needed (never freed while the runtime lives). */
 const activationBuffers = new WeakMap<Runtime, { offset: number; bytes: number }>();
 
@@ -129,8 +173,9 @@ function activationBuffer(rt: Runtime, bytes: number): number {
 
 /**
  * The quantized matmul: x quantized to the activation format(s) the parts need (Q8_0 rows first, then Q8_K rows,
- * in one buffer), then each part's kernel over its output rows. A part's kernel is given a weight pointer moved back
- * by the part's first output row, so that it addresses row o of the whole stack and writes y[.., o] and reads b[o].
+ * then the per-thread scratch the kernels take, in one buffer), then each part's kernel over its output rows. A
+ * part's kernel writes y[.., first + o] and reads b[first + o] for its own row o: y and b are given to it moved on
+ * by the part's first output (the row stride of y stays outF).
  */
 function linearQuantized(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, rows: number): void {
   const [outF, inF] = w.shape;
@@ -142,18 +187,24 @@ function linearQuantized(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y:
   const need = (act: QuantInfo['act']) => infos.some((q) => q.act === act);
   const q8_0Bytes = need('Q8_0') ? rows * actRowBytes('Q8_0', inF) : 0;
   const q8_KBytes = need('Q8_K') ? rows * actRowBytes('Q8_K', inF) : 0;
-  const xq = activationBuffer(rt, q8_0Bytes + q8_KBytes);
+  // each thread's scratch on cache lines of its own
+  const scratchBytes = Math.ceil(Math.max(...infos.map((q) => q.scratchBytes(inF))) / 64) * 64;
+  const xq = activationBuffer(rt, q8_0Bytes + q8_KBytes + rt.threads * scratchBytes);
+  const scratch = xq + q8_0Bytes + q8_KBytes;
   if (q8_0Bytes) rt.kernels.quantizeActQ8_0(x.offset, xq, inF, 0, rows);
   if (q8_KBytes) rt.kernels.quantizeActQ8_K(x.offset, xq + q8_0Bytes, inF, 0, rows);
   let first = 0;
   for (let i = 0; i < parts.length; i++) {
     const q = infos[i];
     const partRows = parts[i].shape[0];
-    const rowBytes = (inF / q.blockSize) * q.typeSize;
-    const weightAt = (parts[i].offset - first * rowBytes) >>> 0; // wasm addresses wrap: row `first` lands on the part
-    // Threads take whole output rows (a quantized row is summed by one thread, block by block, as with one thread).
-    const args = [q.act === 'Q8_0' ? xq : xq + q8_0Bytes, weightAt, b ? b.offset : 0, y.offset, rows, inF, outF];
-    rt.parallel({ kernel: q.linearName, args, start: first, end: first + partRows, unit: 1, work: rows * inF * partRows });
+    const args = [q.act === 'Q8_0' ? xq : xq + q8_0Bytes, parts[i].offset, b ? b.offset + 4 * first : 0, y.offset + 4 * first, rows, inF, outF];
+    if (q.scratchBytes(inF)) args.push(scratch);
+    // Threads take whole output rows (a quantized row is summed by one thread, block by block, as with one thread),
+    // and whole groups of 4 rows where rows are interleaved.
+    rt.parallel({
+      kernel: q.linearName, args, start: 0, end: partRows, unit: q.interleaved ? 4 : 1, work: rows * inF * partRows,
+      scratch: q.scratchBytes(inF) ? { arg: args.length - 1, bytes: scratchBytes } : undefined,
+    });
     first += partRows;
   }
 }
@@ -176,9 +227,23 @@ export function gatherRows(rt: Runtime, table: Tensor, ids: Tensor, out: Tensor)
   if (isQuantType(table.dtype)) {
     // quantized: dequantize only the requested rows
     const q = QUANT_TYPES[table.dtype];
-    const rowBytes = (dim / q.blockSize) * q.typeSize;
+    const nb = dim / q.blockSize;
+    const rowBytes = nb * q.typeSize;
     const dequant = q.dequantRow(rt.kernels);
-    for (let i = 0; i < n; i++) dequant(table.offset + idView[i] * rowBytes, out.offset + i * dim * 4, dim);
+    if (!q.interleaved) {
+      for (let i = 0; i < n; i++) dequant(table.offset + idView[i] * rowBytes, out.offset + i * dim * 4, dim);
+      return;
+    }
+    const ids = Int32Array.from(idView); // the staging allocation below may grow the memory
+    const row = rt.heap.alloc(rowBytes, 'a quantized embedding row');
+    try {
+      for (let i = 0; i < n; i++) {
+        rt.kernels.plainRowOf4(table.offset, ids[i], nb, q.typeSize, row);
+        dequant(row, out.offset + i * dim * 4, dim);
+      }
+    } finally {
+      rt.heap.release(row);
+    }
     return;
   }
   rt.kernels.gatherRows(table.offset, ids.offset, out.offset, n, dim, DTYPE_CODE[table.dtype], table.layout === 'packed' ? 1 : 0);

@@ -5,13 +5,15 @@
  * every ggml type id) and, where weft can make the type itself, the quantizer used by quantize-on-load.
  *
  *   x f32 ─quantizeAct<act>─▶ scratch xq ─linear<T>(xq, W blocks)─▶ y f32
+ *   file rows ─read─▶ wasm memory ─interleaveRows4 (32-element types, in place)─▶ W blocks
  */
 import { GGML_TYPES, type GgmlType } from '../formats/gguf.js';
 import type { Kernels } from './kernels.js';
 
 export type QuantType = 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'IQ4_NL' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'IQ4_XS';
 
-type LinearKernel = Kernels['linearQ8_0'];
+/** linear<T>(xq, w, b, y, rows, inF, outF, [scratch,] start, end): see Kernels. */
+type LinearKernel = (...args: number[]) => void;
 type RowKernel = Kernels['dequantRowQ8_0_ref'];
 
 export interface QuantInfo {
@@ -22,6 +24,13 @@ export interface QuantInfo {
   typeSize: number;
   /** The activation format x is quantized to before the matmul (ggml's vec_dot_type). */
   act: 'Q8_0' | 'Q8_K';
+  /**
+   * Rows interleaved by four in wasm memory (the 32-element types, assembly/quants/common.ts): allocations hold
+   * whole groups of 4 rows, and threads split the outputs on groups. Otherwise rows as in the file.
+   */
+  interleaved: boolean;
+  /** Per-thread scratch bytes the matmul takes for rows of inF (0: it takes no scratch argument). */
+  scratchBytes: (inF: number) => number;
   linear: (k: Kernels) => LinearKernel;
   /** The matmul's export name, for the thread dispatcher (Runtime.parallel). */
   linearName: keyof Kernels;
@@ -40,6 +49,9 @@ function info(name: QuantType, act: 'Q8_0' | 'Q8_K', quantize: boolean): QuantIn
     blockSize: t.blockSize,
     typeSize: t.typeSize,
     act,
+    interleaved: t.blockSize === 32,
+    // the prefill's unpacked group: UNPACKED_BLOCK = 288 bytes per block (assembly/quants/blocks32.ts)
+    scratchBytes: (inF) => (t.blockSize === 32 ? (inF / 32) * 288 : 0),
     linear: (k) => kernel(k, `linear${name}`),
     linearName: `linear${name}` as keyof Kernels,
     linearRef: (k) => kernel(k, `linear${name}_ref`),
@@ -69,7 +81,7 @@ export function isQuantType(dtype: string): dtype is QuantType {
 
 /** Bytes of one activation row of inF elements (assembly/quants/common.ts q8_0RowBytes / q8_KRowBytes). */
 export function actRowBytes(act: 'Q8_0' | 'Q8_K', inF: number): number {
-  const raw = act === 'Q8_0' ? (inF / 32) * 40 : (inF / 256) * 292;
+  const raw = act === 'Q8_0' ? (inF / 32) * 72 : (inF / 256) * 292;
   return Math.ceil(raw / 16) * 16;
 }
 
@@ -77,4 +89,9 @@ export function actRowBytes(act: 'Q8_0' | 'Q8_K', inF: number): number {
 export function quantBytes(type: QuantType, rows: number, inF: number): number {
   const q = QUANT_TYPES[type];
   return rows * (inF / q.blockSize) * q.typeSize;
+}
+
+/** Bytes the same weight takes in wasm memory: interleaved types hold whole groups of 4 rows (up to 3 zero rows more). */
+export function quantStorageBytes(type: QuantType, rows: number, inF: number): number {
+  return quantBytes(type, QUANT_TYPES[type].interleaved ? Math.ceil(rows / 4) * 4 : rows, inF);
 }

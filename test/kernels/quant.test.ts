@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openGguf } from '../../src/files/local.js';
 import type { GgufFile } from '../../src/formats/gguf.js';
 import { f16ToF32 } from '../../src/formats/weights.js';
-import { actRowBytes, QUANT_TYPES, type QuantType } from '../../src/runtime/quant.js';
+import { arrangeQuantized } from '../../src/runtime/layout.js';
+import { actRowBytes, QUANT_TYPES, quantStorageBytes, type QuantType } from '../../src/runtime/quant.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { dataPath, describeData } from '../helpers/data.js';
 import { ggufTensorBytes, putBytes, seededRandom } from './util.js';
@@ -83,21 +84,21 @@ function randomRows(rows: number, inF: number, next: () => number): Float32Array
 }
 
 /** Activation rows of x quantized by quantizeActQ8_0, read back: qs, d, sum per block. */
-function quantizeAct(x: Float32Array, rows: number, inF: number): { at: number; qs: Int8Array; d: Float32Array; sum: Int32Array } {
+function quantizeAct(x: Float32Array, rows: number, inF: number): { at: number; qs: Int16Array; d: Float32Array; sum: Int32Array } {
   const xAt = putBytes(rt, new Uint8Array(x.buffer));
   const stride = actRowBytes('Q8_0', inF);
   const at = rt.heap.alloc(stride * rows);
   rt.kernels.quantizeActQ8_0(xAt, at, inF, 0, rows);
   rt.heap.release(xAt);
   const nb = inF / 32;
-  const qs = new Int8Array(rows * inF);
+  const qs = new Int16Array(rows * inF);
   const d = new Float32Array(rows * nb);
   const sum = new Int32Array(rows * nb);
   for (let r = 0; r < rows; r++) {
     const row = at + r * stride;
-    qs.set(new Int8Array(rt.memory.buffer, row, inF), r * inF);
-    d.set(new Float32Array(rt.memory.buffer, row + nb * 32, nb), r * nb);
-    sum.set(new Int32Array(rt.memory.buffer, row + nb * 36, nb), r * nb);
+    qs.set(new Int16Array(rt.memory.buffer, row, inF), r * inF);
+    d.set(new Float32Array(rt.memory.buffer, row + nb * 64, nb), r * nb);
+    sum.set(new Int32Array(rt.memory.buffer, row + nb * 68, nb), r * nb);
   }
   return { at, qs, d, sum };
 }
@@ -194,7 +195,12 @@ describe('32-element quant matmuls', () => {
       for (const { rows, inF, outF } of shapes) {
         const nb = inF / 32;
         const wBytes = randomBlocks(type, outF * nb, next);
-        const w = putBytes(rt, wBytes);
+        // the kernels read the rows interleaved by four, as loading arranges them
+        const weight = rt.alloc(type, [outF, inF], 'blocks', quantStorageBytes(type, outF, inF));
+        rt.u8.set(wBytes, weight.offset);
+        arrangeQuantized(rt, weight);
+        const w = weight.offset;
+        const scratch = rt.heap.alloc(info.scratchBytes(inF));
         const x = randomRows(rows, inF, next);
         const act = quantizeAct(x, rows, inF);
         const bias = Float32Array.from({ length: outF }, () => next() - 0.5);
@@ -202,11 +208,11 @@ describe('32-element quant matmuls', () => {
         const y = rt.heap.alloc(rows * outF * 4);
         const yRef = rt.heap.alloc(rows * outF * 4);
         for (const withBias of [true, false]) {
-          for (const [start, end] of [[0, outF], [1, outF], [Math.floor(outF / 2), outF]]) {
+          for (const [start, end] of [[0, outF], [1, outF], [Math.floor(outF / 2), outF], [1, Math.max(1, outF - 1)]]) {
             rt.f32.fill(NaN, y / 4, y / 4 + rows * outF);
             rt.f32.fill(NaN, yRef / 4, yRef / 4 + rows * outF);
-            info.linear(rt.kernels)(act.at, w, withBias ? b : 0, y, rows, inF, outF, start, end);
-            info.linearRef(rt.kernels)(act.at, w, withBias ? b : 0, yRef, rows, inF, outF, start, end);
+            info.linear(rt.kernels)(act.at, w, withBias ? b : 0, y, rows, inF, outF, scratch, start, end);
+            info.linearRef(rt.kernels)(act.at, w, withBias ? b : 0, yRef, rows, inF, outF, scratch, start, end);
             const got = new Uint32Array(rt.memory.buffer.slice(y, y + rows * outF * 4));
             const want = new Uint32Array(rt.memory.buffer.slice(yRef, yRef + rows * outF * 4));
             for (let r = 0; r < rows; r++) {
@@ -223,7 +229,7 @@ describe('32-element quant matmuls', () => {
         }
         // the _ref against float64: Σ blocks dw·dx·Σ q·qx + m·dx·Σqx (+ b); tolerance: f32 rounding of each
         // block's term (up to 4 roundings) and of the running sum: 2^-24·(4·nb + 1) of Σ|terms|.
-        info.linearRef(rt.kernels)(act.at, w, b, yRef, rows, inF, outF, 0, outF);
+        info.linearRef(rt.kernels)(act.at, w, b, yRef, rows, inF, outF, scratch, 0, outF);
         const ref = new Float32Array(rt.memory.buffer.slice(yRef, yRef + rows * outF * 4));
         for (let r = 0; r < rows; r++) {
           for (let o = 0; o < outF; o++) {
@@ -245,7 +251,15 @@ describe('32-element quant matmuls', () => {
             expect(Math.abs(ref[r * outF + o] - sum), `${type} ref y[${r},${o}]`).toBeLessThanOrEqual(2 ** -24 * (4 * nb + 1) * magnitude);
           }
         }
-        for (const p of [w, b, y, yRef, act.at]) rt.heap.release(p);
+        // every row read back from the interleaved weight is the file's row
+        const plain = rt.heap.alloc(nb * BLOCK_BYTES[type]);
+        for (let o = 0; o < outF; o++) {
+          rt.kernels.plainRowOf4(w, o, nb, BLOCK_BYTES[type], plain);
+          const rowBytes = nb * BLOCK_BYTES[type];
+          expect(rt.u8.slice(plain, plain + rowBytes), `${type} [${outF}, ${inF}] row ${o} read back from the interleaved weight`).toEqual(wBytes.slice(o * rowBytes, (o + 1) * rowBytes));
+        }
+        rt.free(weight);
+        for (const p of [b, y, yRef, act.at, scratch, plain]) rt.heap.release(p);
       }
     });
   }

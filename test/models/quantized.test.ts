@@ -19,6 +19,7 @@ import { openGguf } from '../../src/files/local.js';
 import { loadModel } from '../../src/models/load.js';
 import type { Projections } from '../../src/models/blocks/attention.js';
 import type { TransformerLM } from '../../src/models/blocks/transformer-lm.js';
+import { quantizedFileBytes } from '../../src/runtime/layout.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import { expectWeftError } from '../formats/expect-error.js';
@@ -106,11 +107,8 @@ describeData('quantize on load', () => {
   });
   afterAll(() => rt.dispose());
 
-  /** The bytes of a weight tensor (or of its parts, concatenated). */
-  const bytesOf = (t: Tensor): Uint8Array => {
-    const parts = t.layout === 'parts' ? t.parts! : [t];
-    return Uint8Array.from(parts.flatMap((p) => [...rt.u8.subarray(p.offset, p.offset + p.byteLength)]));
-  };
+  /** The file bytes of a weight tensor (or of its parts, concatenated). */
+  const bytesOf = (t: Tensor): Buffer => Buffer.concat((t.layout === 'parts' ? t.parts! : [t]).map((p) => quantizedFileBytes(rt, p)));
 
   for (const [dtype, type] of [['q8_0', 'Q8_0'], ['q4_0', 'Q4_0']] as const) {
     it(`stories260K.gguf (F32) with dtype '${dtype}' holds the bytes llama.cpp's ${type} file holds`, async () => {
@@ -135,13 +133,13 @@ describeData('quantize on load', () => {
             const parts = await Promise.all(names.map((n) => fileBytes(`blk.${i}.${n}.weight`)));
             if (parts.some((p) => p.type !== type)) continue; // llama.cpp chose another type for this one
             expect(tensor.dtype, `blk.${i} ${names.join('+')}`).toBe(type);
-            expect(Buffer.from(bytesOf(tensor)).equals(Buffer.concat(parts.map((p) => p.bytes))), `blk.${i} ${names.join('+')} bytes`).toBe(true);
+            expect(bytesOf(tensor).equals(Buffer.concat(parts.map((p) => p.bytes))), `blk.${i} ${names.join('+')} bytes`).toBe(true);
             compared++;
           }
         }
         const embedding = await fileBytes('token_embd.weight');
         if (embedding.type === type) {
-          expect(Buffer.from(bytesOf(model.weights.tokenEmbedding)).equals(Buffer.from(embedding.bytes)), 'token_embd bytes').toBe(true);
+          expect(bytesOf(model.weights.tokenEmbedding).equals(Buffer.from(embedding.bytes)), 'token_embd bytes').toBe(true);
           compared++;
         }
         expect(compared).toBeGreaterThanOrEqual(15);
@@ -173,7 +171,7 @@ describeData('quantize on load', () => {
             const t = reference.tensors.find((x) => x.name === `blk.${i}.${name}.weight`)!;
             if (t.typeName !== 'Q4_K') continue; // llama.cpp's mix gave this one another type
             expect(tensor.dtype).toBe('Q4_K');
-            expect(Buffer.from(bytesOf(tensor)).equals(Buffer.from(await reference.source.read(t.offset, t.byteLength))), `blk.${i}.${name} bytes`).toBe(true);
+            expect(bytesOf(tensor).equals(Buffer.from(await reference.source.read(t.offset, t.byteLength))), `blk.${i}.${name} bytes`).toBe(true);
             compared++;
           }
         }

@@ -11,8 +11,8 @@
 import { WeftError } from '../../errors.js';
 import { readTensorF32, readTensorInto, type WeightEntry, type WeightSet } from '../../formats/weights.js';
 import { DTYPE_CODE } from '../../runtime/kernels.js';
-import { packLinearWeight } from '../../runtime/layout.js';
-import { isQuantType, QUANT_TYPES, type QuantType } from '../../runtime/quant.js';
+import { arrangeQuantized, packLinearWeight } from '../../runtime/layout.js';
+import { isQuantType, QUANT_TYPES, quantStorageBytes, type QuantType } from '../../runtime/quant.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { DTYPE_BYTES, numel, tensorBytes, type Tensor } from '../../runtime/tensor.js';
 
@@ -144,12 +144,14 @@ export class WeightLoader {
       }
     }
     const read = async (group: WeightEntry[], rows: number): Promise<Tensor> => {
-      const t = this.keep(this.rt.alloc(group[0].dtype as QuantType, [rows, inF], 'blocks'));
+      const type = group[0].dtype as QuantType;
+      const t = this.keep(this.rt.alloc(type, [rows, inF], 'blocks', quantStorageBytes(type, rows, inF)));
       let at = t.offset;
       for (const e of group) {
         await readTensorInto(e, this.rt.u8.subarray(at, at + e.byteLength));
         at += e.byteLength;
       }
+      arrangeQuantized(this.rt, t);
       return t;
     };
     if (types.every((t) => t === types[0])) return read(entries, outF);
@@ -176,8 +178,14 @@ export class WeightLoader {
         first += partOut;
       }
       this.nonFinite += this.countNonFinite(staging);
-      const t = this.rt.alloc(type, [outF, inF], 'blocks', tensorBytes(type, [outF, inF]));
-      QUANT_TYPES[type].quantizeRow!(this.rt.kernels)(staging.offset, t.offset, outF * inF);
+      const t = this.rt.alloc(type, [outF, inF], 'blocks', quantStorageBytes(type, outF, inF));
+      try {
+        QUANT_TYPES[type].quantizeRow!(this.rt.kernels)(staging.offset, t.offset, outF * inF);
+        arrangeQuantized(this.rt, t);
+      } catch (e) {
+        this.rt.free(t);
+        throw e;
+      }
       return t;
     } finally {
       this.rt.free(staging);
