@@ -10,6 +10,13 @@
  *                    (prompt + weft's 65 tokens, teacher-forced): a speed figure never comes from a wrong answer
  *   print medians over runs, and weft ÷ llama.cpp per row
  *
+ * Warm-up: after loading, each child runs one untimed generation of the same size before the timed one, as
+ * llama-bench's warm-up run does. For weft it lets V8 replace its baseline (Liftoff) code of the hot wasm functions
+ * by optimized code, which it compiles in the background only once they have run (no on-stack replacement in wasm):
+ * without it, the timed run of a fresh process measured 0.75–0.8× prefill and ~0.9× decode of a second run (q4_0:
+ * 132 vs 167–182 prefill tok/s, 81 vs 88), and a 16-token warm-up recovered only half of it. Load time is
+ * measured before the warm-up, time to first token after it.
+ *
  * Each measurement is a fresh Node process, so its peak resident memory is its own, and the two engines alternate,
  * so a change of load on a shared machine falls on both. Decode as a fraction of the read bandwidth: decode tok/s ×
  * weight bytes per token ÷ the read probe (`ReadProbe`: a SIMD sum over 1 GiB) measured in weft's child right after
@@ -30,6 +37,9 @@ import { JSON_OUTPUT, log, median, printTable, randomPromptIds, ReadProbe } from
 
 const PROMPT_TOKENS = 128;
 const DECODE_TOKENS = 64;
+/** The untimed warm-up generation each child runs first (see the top): as long as the timed one. */
+const WARMUP_PROMPT_TOKENS = PROMPT_TOKENS;
+const WARMUP_NEW_TOKENS = DECODE_TOKENS;
 /** The KV cache both engines get: GPT-2's full context; SmolLM2's 8192 would only cost memory here. */
 const CONTEXT_LENGTH = 1024;
 const THREADS = 1;
@@ -111,6 +121,8 @@ async function weftRun(model: string, dtype: BenchDType, teacherForce: boolean):
   const rt = await Runtime.create({ threads: THREADS });
   const lm = await loadModel(path, { runtime: rt, contextLength: CONTEXT_LENGTH });
   const prompt = promptIds(spec);
+  await generate(lm, prompt.slice(0, WARMUP_PROMPT_TOKENS), { temperature: 0, max_new_tokens: WARMUP_NEW_TOKENS, eos_token_id: [] });
+  lm.model.reset();
   const result: RunResult = { load_ms: lm.loadMs, time_to_first_token_ms: 0, prefill_tokens_per_s: 0, decode_tokens_per_s: 0, peak_memory_bytes: 0 };
   try {
     // DECODE_TOKENS + 1 new tokens: the first comes from the prefill, the other 64 from one-token forwards.
@@ -148,6 +160,10 @@ async function llamaRun(model: string, dtype: BenchDType, sequence: number[] | n
   const next = (token: number): ControlledEvaluateInputItem => [token as Token, { generateNext: { token: true, options: { temperature: 0 } } }];
   const seq = context.getSequence();
   const prompt = promptIds(spec);
+  const warm = await seq.controlledEvaluate([...(prompt.slice(0, WARMUP_PROMPT_TOKENS - 1) as Token[]), next(prompt[WARMUP_PROMPT_TOKENS - 1])]);
+  let w: number = warm[warm.length - 1]!.next.token!;
+  for (let i = 1; i < WARMUP_NEW_TOKENS; i++) w = (await seq.controlledEvaluate([next(w)]))[0]!.next.token!;
+  await seq.clearHistory();
   t = performance.now();
   const first = await seq.controlledEvaluate([...(prompt.slice(0, -1) as Token[]), next(prompt[prompt.length - 1])]);
   const ttft = performance.now() - t;

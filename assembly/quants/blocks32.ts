@@ -10,7 +10,9 @@
 //   Q5_1    24 B  d · m · qh u32 · qs[16]       value d·q + m
 //   IQ4_NL  18 B  d · qs[16]                    value d·KVALUES[q]  (a fixed non-linear 16-entry table)
 //
-// Weights are interleaved by four rows (common.ts): a group's block j is the 4 rows' block j, back to back.
+// Weights are interleaved by four rows (common.ts), field by field: a group's block j holds the 4 rows' d, then
+// their m, their qh and their qs (a "group block", 4× the block's bytes), so that one 16-byte load gets the 4
+// scales (v128.load16x4_u) instead of 4 loads and 3 lane inserts.
 //
 // Dot of one weight block with one activation block: the 32 weights become i8 lanes (the stored q, without the
 // offset 8 or 16, which is taken out afterwards as offset·Σqx with the activation block's `sum`), widened to i16 and
@@ -73,32 +75,55 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
 
 // ---- SIMD unpacking --------------------------------------------------------------------------------------------
 
-/** 0x10 in byte j where bit first+j of qh is set (j = 0..15; first = 0 or 16). */
+/**
+ * 0x10 in byte j where bit first+j of row l's qh is set (j = 0..15; first = 0 or 16), from the 4 rows' qh in the
+ * group block at p (one 16-byte load; a swizzle picks row l's two bytes).
+ */
 // @ts-ignore: decorator
-@inline function fifthBits(qh: u32, first: i32): v128 {
-  const v = i32x4.splat(qh);
-  const spread = first == 0 ? i8x16.shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1) : i8x16.shuffle(v, v, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+@inline function fifthBits(p: usize, l: i32, first: i32, type: i32): v128 {
+  const qh4 = v128.load(fieldAt(p, 0, 4, qhAt(type), 4));
+  const spread = i8x16.swizzle(qh4, i8x16.add(i8x16.splat(<i8>((l << 2) + (first >> 3))), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)));
   const bit = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
   return v128.and(i8x16.eq(v128.and(spread, bit), bit), i8x16.splat(0x10));
 }
 
-/** The dot operand of elements 0..15 of the block at p: stored q for the unsigned types, the value's integer for Q8_0 and IQ4_NL. */
+/**
+ * Where field `at` (byte offset in ggml's block: qsAt, qhAt, 2 for m) of row l starts in a block of n rows stored
+ * field by field: n = 4 in an interleaved group block, n = 1 (and l = 0) in a plain block.
+ */
 // @ts-ignore: decorator
-@inline function quantsLo(p: usize, type: i32): v128 {
-  if (type == Q8_0) return v128.load(p, 2);
-  const q = v128.and(v128.load(p + qsAt(type)), i8x16.splat(0x0f));
+@inline function fieldAt(p: usize, l: i32, n: i32, at: usize, size: usize): usize {
+  return p + at * <usize>n + <usize>l * size;
+}
+
+/** Bytes of the qs field: 32 for Q8_0, 16 for the 4-bit types. */
+// @ts-ignore: decorator
+@inline function qsBytes(type: i32): usize {
+  return type == Q8_0 ? 32 : 16;
+}
+
+/** qs of row l of the group block at p. */
+// @ts-ignore: decorator
+@inline function qsOf(p: usize, l: i32, type: i32): usize {
+  return fieldAt(p, l, 4, qsAt(type), qsBytes(type));
+}
+/** The dot operand of elements 0..15 of row l in the group block at p: stored q for the unsigned types, the value's integer for Q8_0 and IQ4_NL. */
+// @ts-ignore: decorator
+@inline function quantsLo(p: usize, l: i32, type: i32): v128 {
+  if (type == Q8_0) return v128.load(qsOf(p, l, type));
+  const q = v128.and(v128.load(qsOf(p, l, type)), i8x16.splat(0x0f));
   if (type == IQ4_NL) return i8x16.swizzle(IQ4_LEVELS, q);
-  if (type == Q5_0 || type == Q5_1) return v128.or(q, fifthBits(load<u32>(p + qhAt(type)), 0));
+  if (type == Q5_0 || type == Q5_1) return v128.or(q, fifthBits(p, l, 0, type));
   return q;
 }
 
 /** The same for elements 16..31. */
 // @ts-ignore: decorator
-@inline function quantsHi(p: usize, type: i32): v128 {
-  if (type == Q8_0) return v128.load(p, 18);
-  const q = i8x16.shr_u(v128.load(p + qsAt(type)), 4);
+@inline function quantsHi(p: usize, l: i32, type: i32): v128 {
+  if (type == Q8_0) return v128.load(qsOf(p, l, type), 16);
+  const q = i8x16.shr_u(v128.load(qsOf(p, l, type)), 4);
   if (type == IQ4_NL) return i8x16.swizzle(IQ4_LEVELS, q);
-  if (type == Q5_0 || type == Q5_1) return v128.or(q, fifthBits(load<u32>(p + qhAt(type)), 16));
+  if (type == Q5_0 || type == Q5_1) return v128.or(q, fifthBits(p, l, 16, type));
   return q;
 }
 
@@ -129,47 +154,43 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
   return v128.or(f, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
 }
 
-/** f32 of the f16 at offset `at` of four blocks. */
+/** f32 of the 4 rows' d (at = 0) or m (at = 2) in a group block: 4 f16 side by side. */
 // @ts-ignore: decorator
-@inline function halves4(p0: usize, p1: usize, p2: usize, p3: usize, at: usize): v128 {
-  let h = i32x4.splat(<i32>load<u16>(p0 + at));
-  h = i32x4.replace_lane(h, 1, <i32>load<u16>(p1 + at));
-  h = i32x4.replace_lane(h, 2, <i32>load<u16>(p2 + at));
-  h = i32x4.replace_lane(h, 3, <i32>load<u16>(p3 + at));
-  return f16x4ToF32(h);
+@inline function halves4(p: usize, at: usize): v128 {
+  return f16x4ToF32(v128.load16x4_u(p + (at << 2)));
 }
 
 // ---- the weight layout: rows interleaved by four ----------------------------------------------------------------
 
-/**
- * Block j of weight row o: rows are stored in groups of 4, and a group holds block 0 of its 4 rows, then block 1 of
- * the 4 rows, …, so that 4 outputs read one stream (see the top).
- */
-// @ts-ignore: decorator
-@inline function rowBlocks(w: usize, o: i32, rowBytes: usize, type: i32): usize {
-  return w + <usize>(o >> 2) * (rowBytes << 2) + <usize>(o & 3) * blockBytes(type);
+/** Copies one block, field by field, from row sl of a block of sn rows at src to row dl of one of dn rows at dst (fieldAt). */
+function copyBlock(src: usize, sl: i32, sn: i32, dst: usize, dl: i32, dn: i32, type: i32): void {
+  memory.copy(fieldAt(dst, dl, dn, 0, 2), fieldAt(src, sl, sn, 0, 2), 2); // d
+  if (hasMin(type)) memory.copy(fieldAt(dst, dl, dn, 2, 2), fieldAt(src, sl, sn, 2, 2), 2); // m
+  if (type == Q5_0 || type == Q5_1) memory.copy(fieldAt(dst, dl, dn, qhAt(type), 4), fieldAt(src, sl, sn, qhAt(type), 4), 4);
+  memory.copy(fieldAt(dst, dl, dn, qsAt(type), qsBytes(type)), fieldAt(src, sl, sn, qsAt(type), qsBytes(type)), qsBytes(type));
 }
 
 /**
- * Rearranges `groups` groups of 4 plain rows (nb blocks of `bytes` each, row after row, as GGUF stores them) in
- * place into the interleaved layout; scratch holds one group (4·nb·bytes).
+ * Rearranges `groups` groups of 4 plain rows of nb blocks of the ggml type `type` (row after row, as GGUF stores
+ * them) in place into group blocks (see the top); scratch holds one group (4 rows).
  */
-export function interleaveRows4(w: usize, groups: i32, nb: i32, bytes: i32, scratch: usize): void {
-  const rowBytes = <usize>nb * bytes;
+export function interleaveRows4(w: usize, groups: i32, nb: i32, type: i32, scratch: usize): void {
+  const bb = blockBytes(type);
+  const rowBytes = <usize>nb * bb;
   for (let g = 0; g < groups; g++) {
     const group = w + <usize>g * (rowBytes << 2);
     memory.copy(scratch, group, rowBytes << 2);
     for (let j = 0; j < nb; j++) {
-      for (let l = 0; l < 4; l++) memory.copy(group + (<usize>(j * 4 + l)) * bytes, scratch + <usize>l * rowBytes + <usize>j * bytes, bytes);
+      for (let l = 0; l < 4; l++) copyBlock(scratch + <usize>l * rowBytes + <usize>j * bb, 0, 1, group + <usize>j * (bb << 2), l, 4, type);
     }
   }
 }
 
-/** Copies the nb blocks of row o of an interleaved weight into dst as one plain row (embedding lookups). */
-export function plainRowOf4(w: usize, o: i32, nb: i32, bytes: i32, dst: usize): void {
-  const rowBytes = <usize>nb * bytes;
-  const first = w + <usize>(o >> 2) * (rowBytes << 2) + <usize>(o & 3) * bytes;
-  for (let j = 0; j < nb; j++) memory.copy(dst + <usize>j * bytes, first + <usize>j * (bytes << 2), bytes);
+/** Copies row o of an interleaved weight (nb blocks of the ggml type `type`) into dst as one plain row of blocks. */
+export function plainRowOf4(w: usize, o: i32, nb: i32, type: i32, dst: usize): void {
+  const bb = blockBytes(type);
+  const group = w + <usize>(o >> 2) * (<usize>nb * bb << 2);
+  for (let j = 0; j < nb; j++) copyBlock(group + <usize>j * (bb << 2), o & 3, 4, dst + <usize>j * bb, 0, 1, type);
 }
 
 // ---- the matmul ------------------------------------------------------------------------------------------------
@@ -195,18 +216,17 @@ export function plainRowOf4(w: usize, o: i32, nb: i32, bytes: i32, dst: usize): 
   for (let j = 0; j < nb; j++) {
     const px = xrow + (<usize>j << 6);
     const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
-    const p1 = p + bb, p2 = p1 + bb, p3 = p2 + bb;
     let isum = isum4(
-      dot32(quantsLo(p, type), quantsHi(p, type), x0, x1, x2, x3),
-      dot32(quantsLo(p1, type), quantsHi(p1, type), x0, x1, x2, x3),
-      dot32(quantsLo(p2, type), quantsHi(p2, type), x0, x1, x2, x3),
-      dot32(quantsLo(p3, type), quantsHi(p3, type), x0, x1, x2, x3),
+      dot32(quantsLo(p, 0, type), quantsHi(p, 0, type), x0, x1, x2, x3),
+      dot32(quantsLo(p, 1, type), quantsHi(p, 1, type), x0, x1, x2, x3),
+      dot32(quantsLo(p, 2, type), quantsHi(p, 2, type), x0, x1, x2, x3),
+      dot32(quantsLo(p, 3, type), quantsHi(p, 3, type), x0, x1, x2, x3),
     );
     const sumx = load<i32>(sumAt + (<usize>j << 2));
     if (qOffset(type)) isum = i32x4.sub(isum, i32x4.splat(qOffset(type) * sumx));
     const dx = load<f32>(dAt + (<usize>j << 2));
-    let term = f32x4.mul(f32x4.mul(halves4(p, p1, p2, p3, 0), f32x4.splat(dx)), f32x4.convert_i32x4_s(isum));
-    if (hasMin(type)) term = f32x4.add(term, f32x4.mul(halves4(p, p1, p2, p3, 2), f32x4.splat(dx * <f32>sumx)));
+    let term = f32x4.mul(f32x4.mul(halves4(p, 0), f32x4.splat(dx)), f32x4.convert_i32x4_s(isum));
+    if (hasMin(type)) term = f32x4.add(term, f32x4.mul(halves4(p, 2), f32x4.splat(dx * <f32>sumx)));
     acc = f32x4.add(acc, term);
     p += bb << 2;
   }
@@ -228,8 +248,7 @@ const UNPACKED_BLOCK: usize = 4 * 64 + 16 + 16; // 288: the host's scratch size 
   for (let j = 0; j < nb; j++) {
     const s = scratch + <usize>j * UNPACKED_BLOCK;
     for (let l = 0; l < 4; l++) {
-      const q = p + <usize>l * bb;
-      let lo = quantsLo(q, type), hi = quantsHi(q, type);
+      let lo = quantsLo(p, l, type), hi = quantsHi(p, l, type);
       if (qOffset(type)) {
         lo = i8x16.sub(lo, offset);
         hi = i8x16.sub(hi, offset);
@@ -240,8 +259,8 @@ const UNPACKED_BLOCK: usize = 4 * 64 + 16 + 16; // 288: the host's scratch size 
       v128.store(at, i16x8.extend_low_i8x16_s(hi), 32);
       v128.store(at, i16x8.extend_high_i8x16_s(hi), 48);
     }
-    v128.store(s, halves4(p, p + bb, p + 2 * bb, p + 3 * bb, 0), 256);
-    if (hasMin(type)) v128.store(s, halves4(p, p + bb, p + 2 * bb, p + 3 * bb, 2), 272);
+    v128.store(s, halves4(p, 0), 256);
+    if (hasMin(type)) v128.store(s, halves4(p, 2), 272);
     p += bb << 2;
   }
 }
@@ -272,21 +291,24 @@ const UNPACKED_BLOCK: usize = 4 * 64 + 16 + 16; // 288: the host's scratch size 
   return acc;
 }
 
-/** One output of one row: the scalar definition (the _ref's loop), also the decode kernel's outputs outside whole groups. */
+/** Output o of one row: the scalar definition (the _ref's loop), also the decode kernel's outputs outside whole groups. */
 // @ts-ignore: decorator
-@inline function oneOutput(xrow: usize, first: usize, nb: i32, type: i32): f32 {
+@inline function oneOutput(xrow: usize, w: usize, o: i32, nb: i32, type: i32): f32 {
   const dAt = xrow + (<usize>nb << 6);
   const sumAt = dAt + (<usize>nb << 2);
+  const groupBlock = <usize>blockBytes(type) << 2;
+  const group = w + <usize>(o >> 2) * (<usize>nb * groupBlock);
+  const l = o & 3;
   let acc: f32 = 0;
   for (let j = 0; j < nb; j++) {
-    const p = first + <usize>j * (blockBytes(type) << 2);
+    const p = group + <usize>j * groupBlock;
     const px = xrow + (<usize>j << 6);
     let isum: i32 = 0;
-    for (let k = 0; k < QK; k++) isum += (weightInt(p, k, type) - qOffset(type)) * <i32>load<i16>(px + (<usize>k << 1));
+    for (let k = 0; k < QK; k++) isum += (weightInt(p, l, 4, k, type) - qOffset(type)) * <i32>load<i16>(px + (<usize>k << 1));
     const dx = load<f32>(dAt + (<usize>j << 2));
     const sumx = load<i32>(sumAt + (<usize>j << 2));
-    let term = (f16ToF32(load<u16>(p)) * dx) * <f32>isum;
-    if (hasMin(type)) term += f16ToF32(load<u16>(p, 2)) * (dx * <f32>sumx);
+    let term = (f16ToF32(load<u16>(fieldAt(p, l, 4, 0, 2))) * dx) * <f32>isum;
+    if (hasMin(type)) term += f16ToF32(load<u16>(fieldAt(p, l, 4, 2, 2))) * (dx * <f32>sumx);
     acc += term;
   }
   return acc;
@@ -329,9 +351,9 @@ const UNPACKED_BLOCK: usize = 4 * 64 + 16 + 16; // 288: the host's scratch size 
   for (let r = 0; r < rows; r++) {
     const xrow = actRow(xq, r, inF);
     let o = start;
-    for (; o < end && (o & 3) != 0; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, rowBlocks(w, o, rowBytes, type), nb, type));
+    for (; o < end && (o & 3) != 0; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, w, o, nb, type));
     for (; o + 4 <= end; o += 4) storeGroup(y, b, r, outF, o >> 2, start, end, fourOutputs(xrow, w + <usize>(o >> 2) * (rowBytes << 2), nb, type));
-    for (; o < end; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, rowBlocks(w, o, rowBytes, type), nb, type));
+    for (; o < end; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, w, o, nb, type));
   }
 }
 
@@ -408,14 +430,18 @@ export function quantizeActQ8_0(x: usize, xq: usize, inF: i32, start: i32, end: 
 
 // ---- scalar references -----------------------------------------------------------------------------------------
 
-/** Element k (0..31) of the block at p as the dot's integer operand (the stored q for unsigned types, see above). */
+/**
+ * Element k (0..31) of row l of a block of n rows at p (n = 1: a plain block; n = 4: a group block) as the dot's
+ * integer operand (the stored q for unsigned types, see above).
+ */
 // @ts-ignore: decorator
-@inline function weightInt(p: usize, k: i32, type: i32): i32 {
-  if (type == Q8_0) return <i32>load<i8>(p + 2 + k);
-  const byte = <i32>load<u8>(p + qsAt(type) + (k & 15));
+@inline function weightInt(p: usize, l: i32, n: i32, k: i32, type: i32): i32 {
+  const qs = fieldAt(p, l, n, qsAt(type), qsBytes(type));
+  if (type == Q8_0) return <i32>load<i8>(qs + k);
+  const byte = <i32>load<u8>(qs + (k & 15));
   let q = k < 16 ? byte & 0x0f : byte >> 4;
   if (type == IQ4_NL) return <i32>load<i8>(changetype<usize>(IQ4_LEVELS_TABLE) + q);
-  if (type == Q5_0 || type == Q5_1) q |= <i32>((load<u32>(p + qhAt(type)) >> k) & 1) << 4;
+  if (type == Q5_0 || type == Q5_1) q |= <i32>((load<u32>(fieldAt(p, l, n, qhAt(type), 4)) >> k) & 1) << 4;
   return q;
 }
 
@@ -424,10 +450,9 @@ const IQ4_LEVELS_TABLE: StaticArray<i8> = [-127, -104, -83, -65, -49, -35, -22, 
 // @ts-ignore: decorator
 @inline function linearBlocks32Ref(xq: usize, w: usize, b: usize, y: usize, rows: i32, inF: i32, outF: i32, start: i32, end: i32, type: i32): void {
   const nb = inF / QK;
-  const rowBytes = <usize>nb * blockBytes(type);
   for (let r = 0; r < rows; r++) {
     const xrow = actRow(xq, r, inF);
-    for (let o = start; o < end; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, rowBlocks(w, o, rowBytes, type), nb, type));
+    for (let o = start; o < end; o++) storeOne(y, b, r, outF, o, oneOutput(xrow, w, o, nb, type));
   }
 }
 
@@ -458,7 +483,7 @@ export function linearIQ4_NL_ref(xq: usize, w: usize, b: usize, y: usize, rows: 
     const d = f16ToF32(load<u16>(p));
     const m: f32 = hasMin(type) ? f16ToF32(load<u16>(p, 2)) : 0;
     for (let k = 0; k < QK; k++) {
-      const q = <f32>(weightInt(p, k, type) - qOffset(type));
+      const q = <f32>(weightInt(p, 0, 1, k, type) - qOffset(type));
       const v: f32 = type == IQ4_NL ? d * q : hasMin(type) ? q * d + m : q * d;
       store<f32>(dst + ((<usize>j * QK + k) << 2), v);
     }

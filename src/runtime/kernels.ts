@@ -68,10 +68,10 @@ export interface Kernels {
   dequantRowQ5_0_ref(src: number, dst: number, n: number): void;
   dequantRowQ5_1_ref(src: number, dst: number, n: number): void;
   dequantRowIQ4_NL_ref(src: number, dst: number, n: number): void;
-  /** In place: `groups`·4 plain rows of nb blocks of `bytes` → rows interleaved by four; scratch: one group. */
-  interleaveRows4(w: number, groups: number, nb: number, bytes: number, scratch: number): void;
-  /** Row o of an interleaved weight (nb blocks of `bytes`) → dst as a plain row of blocks. */
-  plainRowOf4(w: number, o: number, nb: number, bytes: number, dst: number): void;
+  /** In place: `groups`·4 plain rows of nb blocks of ggml type `type` → rows interleaved by four; scratch: one group. */
+  interleaveRows4(w: number, groups: number, nb: number, type: number, scratch: number): void;
+  /** Row o of an interleaved weight (nb blocks of ggml type `type`) → dst as a plain row of blocks. */
+  plainRowOf4(w: number, o: number, nb: number, type: number, dst: number): void;
   /** n f32 at src → GGUF blocks at dst, byte-identical to ggml's quantize_row_<t>_ref (quantize on load). */
   quantizeRowQ8_0_ref(src: number, dst: number, n: number): void;
   quantizeRowQ4_0_ref(src: number, dst: number, n: number): void;

@@ -132,7 +132,7 @@ export function arrangeQuantized(rt: Runtime, t: Tensor): void {
   rt.u8.fill(0, t.offset + rows * rowBytes, t.offset + t.byteLength);
   const scratch = rt.heap.alloc(4 * rowBytes, 'interleaving a quantized weight');
   try {
-    rt.kernels.interleaveRows4(t.offset, groups, nb, q.typeSize, scratch);
+    rt.kernels.interleaveRows4(t.offset, groups, nb, q.id, scratch);
   } finally {
     rt.heap.release(scratch);
   }
@@ -150,7 +150,7 @@ export function quantizedFileBytes(rt: Runtime, t: Tensor): Uint8Array {
   const row = rt.heap.alloc(rowBytes, 'a quantized row');
   try {
     for (let o = 0; o < rows; o++) {
-      rt.kernels.plainRowOf4(t.offset, o, nb, q.typeSize, row);
+      rt.kernels.plainRowOf4(t.offset, o, nb, q.id, row);
       out.set(rt.u8.subarray(row, row + rowBytes), o * rowBytes);
     }
   } finally {
@@ -238,7 +238,7 @@ export function gatherRows(rt: Runtime, table: Tensor, ids: Tensor, out: Tensor)
     const row = rt.heap.alloc(rowBytes, 'a quantized embedding row');
     try {
       for (let i = 0; i < n; i++) {
-        rt.kernels.plainRowOf4(table.offset, ids[i], nb, q.typeSize, row);
+        rt.kernels.plainRowOf4(table.offset, ids[i], nb, q.id, row);
         dequant(row, out.offset + i * dim * 4, dim);
       }
     } finally {
