@@ -25,14 +25,12 @@
  * Q8_0, Q4_0, Q4_K_M), and both engines load that same file. Every row carries `threads` (1 for now).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
 import { generate } from '../src/generation/generate.js';
 import { loadModel } from '../src/models/load.js';
 import { Runtime } from '../src/runtime/runtime.js';
-import { BENCH_MODELS, ensureBenchGguf, weightBytesPerToken, type BenchGgufDType, type BenchModelSpec } from './make-random-model.js';
-import { llamaQuantize } from '../test/models/kquant-model.js';
+import { BENCH_MODELS, ensureBenchFile, weightBytesPerToken, type BenchDType, type BenchModelSpec } from './make-random-model.js';
 import { JSON_OUTPUT, log, median, printTable, randomPromptIds, ReadProbe } from './util.js';
 
 const PROMPT_TOKENS = 128;
@@ -44,7 +42,6 @@ const WARMUP_NEW_TOKENS = DECODE_TOKENS;
 const CONTEXT_LENGTH = 1024;
 const THREADS = 1;
 
-type BenchDType = BenchGgufDType | 'q8_0' | 'q4_0' | 'q4_k';
 const DTYPES: BenchDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k'];
 /** Bytes per weight of each dtype (block formats: scale bytes included). */
 const BYTES_PER_WEIGHT: Record<BenchDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32, q4_k: 144 / 256 };
@@ -104,20 +101,8 @@ function argmaxRows(logits: Float32Array, vocab: number): number[] {
 
 // ---- the children ------------------------------------------------------------------------------------------------
 
-/** llama.cpp's file types for the quantized rows. */
-const QUANT_FTYPE = { q8_0: 'Q8_0', q4_0: 'Q4_0', q4_k: 'Q4_K_M' } as const;
-
-/** The GGUF file of a row: written by the random-model writer (float dtypes), or quantized from it by llama.cpp. */
-async function benchFile(model: string, dtype: BenchDType): Promise<Awaited<ReturnType<typeof ensureBenchGguf>>> {
-  if (!dtype.startsWith('q')) return ensureBenchGguf(model, dtype as BenchGgufDType);
-  const f32 = await ensureBenchGguf(model, 'f32');
-  const path = f32.path.replace(/\.gguf$/, `-${dtype}.gguf`);
-  if (!existsSync(path)) llamaQuantize(f32.path, path, QUANT_FTYPE[dtype as keyof typeof QUANT_FTYPE]);
-  return { ...f32, path };
-}
-
 async function weftRun(model: string, dtype: BenchDType, teacherForce: boolean): Promise<RunResult> {
-  const { path, spec } = await benchFile(model, dtype);
+  const { path, spec } = await ensureBenchFile(model, dtype);
   const rt = await Runtime.create({ threads: THREADS });
   const lm = await loadModel(path, { runtime: rt, contextLength: CONTEXT_LENGTH });
   const prompt = promptIds(spec);
@@ -149,7 +134,7 @@ async function weftRun(model: string, dtype: BenchDType, teacherForce: boolean):
 }
 
 async function llamaRun(model: string, dtype: BenchDType, sequence: number[] | null): Promise<RunResult> {
-  const { path, spec } = await benchFile(model, dtype);
+  const { path, spec } = await ensureBenchFile(model, dtype);
   const { getLlama } = await import('node-llama-cpp');
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
   let t = performance.now();
@@ -215,7 +200,7 @@ function summarize(runs: RunResult[], bytesPerToken: number, bandwidths: number[
 }
 
 async function measureRow(model: string, dtype: BenchDType, runs: number): Promise<RowResult> {
-  const { path, spec } = await benchFile(model, dtype); // written (and quantized) before any timing
+  const { path, spec } = await ensureBenchFile(model, dtype); // written (and quantized) before any timing
   const bytesPerToken = (weightBytesPerToken(spec) / 4) * BYTES_PER_WEIGHT[dtype];
   const weft: RunResult[] = [];
   const llama: RunResult[] = [];

@@ -11,6 +11,7 @@ import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { llamaQuantize } from '../test/models/kquant-model.js';
 
 interface TensorSpec {
   name: string;
@@ -469,6 +470,24 @@ function bf16Bits(x: number, f: Float32Array, u: Uint32Array): number {
   f[0] = x;
   const bits = u[0];
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** The dtypes a bench row can have: the float GGUF files this module writes, and llama.cpp's quantizations of the f32 one. */
+export type BenchDType = BenchGgufDType | 'q8_0' | 'q4_0' | 'q4_k';
+
+/** llama.cpp's file types for the quantized dtypes. */
+const QUANT_FTYPE = { q8_0: 'Q8_0', q4_0: 'Q4_0', q4_k: 'Q4_K_M' } as const;
+
+/**
+ * The bench model's GGUF file of `dtype`: written here (float dtypes), or the f32 file quantized by llama.cpp's own
+ * quantizer (llama_model_quantize in node-llama-cpp's bundled libllama, through test/helpers/llama-quantize.py).
+ */
+export async function ensureBenchFile(name: string, dtype: BenchDType): Promise<{ path: string; spec: BenchModelSpec }> {
+  if (!(dtype in QUANT_FTYPE)) return ensureBenchGguf(name, dtype as BenchGgufDType);
+  const f32 = await ensureBenchGguf(name, 'f32');
+  const path = f32.path.replace(/\.gguf$/, `-${dtype}.gguf`);
+  if (!existsSync(path)) llamaQuantize(f32.path, path, QUANT_FTYPE[dtype as keyof typeof QUANT_FTYPE]);
+  return { ...f32, path };
 }
 
 /**

@@ -15,7 +15,8 @@
 // outputs a decode step computes together read one stream instead of four (measured at SmolLM2-135M's decode
 // shapes: 4.8 → 9.7 GMAC/s for Q8_0, both at about 5 GB/s of weights before, since four strided streams stalled on
 // memory). Inside a group, the 4 blocks j are stored field by field (4 d, 4 m, 4 qh, then 4 qs), so one load gets
-// the 4 rows' scales. Bytes are not changed, only moved, and an allocation holds whole groups (outF rounded up to 4, the
+// the 4 rows' scales instead of 4 loads and 3 lane inserts (at the same shapes: Q8_0 11.1 → 13.2 GMAC/s, Q4_0
+// 10.2 → 11.5, Q5_0 6.1 → 7.9). Bytes are not changed, only moved, and an allocation holds whole groups (outF rounded up to 4, the
 // padding rows zero and never read into an output). inF must be a multiple of the block size QK (GGUF guarantees
 // it for every stored tensor).
 //
