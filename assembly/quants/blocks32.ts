@@ -145,7 +145,7 @@ const IQ4_LEVELS: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 
 /**
  * The same for 32 plain nibbles (Q4_0, Q4_1: element j in the low nibble of byte j, j + 16 in its high nibble):
  * the 16 bytes widen to 16-bit lanes first, where a mask gives elements 0..15 and a native 16-bit shift gives
- * 16..31 (an 8-bit shift costs x86 a shift and a mask).
+ * 16..31 (an 8-bit shift costs x86 a shift and a mask): Q4_0 11.5 → 12.5 GMAC/s at SmolLM2's decode shapes.
  */
 // @ts-ignore: decorator
 @inline function dotNibbles(qs: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
