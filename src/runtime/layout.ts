@@ -19,7 +19,7 @@
  */
 import { WeftError } from '../errors.js';
 import { DTYPE_CODE } from './kernels.js';
-import { actRowBytes, isQuantType, QUANT_TYPES, type QuantInfo } from './quant.js';
+import { actRowBytes, isQuantType, QUANT_TYPES, type QuantInfo, type QuantType } from './quant.js';
 import type { Runtime } from './runtime.js';
 import { DTYPE_BYTES, numel, type Tensor } from './tensor.js';
 
@@ -138,24 +138,38 @@ export function arrangeQuantized(rt: Runtime, t: Tensor): void {
   }
 }
 
+/**
+ * Calls `each(at, i)` with the address of row rowIds[i] of a quantized weight as the file stores it (plain blocks):
+ * in place, or, for rows interleaved by four, copied out to a staging row first (`plainRowOf4`).
+ */
+function eachFileRow(rt: Runtime, t: Tensor, rowIds: ArrayLike<number>, each: (at: number, i: number) => void): void {
+  const q = QUANT_TYPES[t.dtype as QuantType];
+  const nb = t.shape[1] / q.blockSize;
+  const rowBytes = nb * q.typeSize;
+  if (!q.interleaved) {
+    for (let i = 0; i < rowIds.length; i++) each(t.offset + rowIds[i] * rowBytes, i);
+    return;
+  }
+  const ids = Int32Array.from(rowIds); // the staging allocation below may grow the memory (and detach a view)
+  const row = rt.heap.alloc(rowBytes, 'a quantized row');
+  try {
+    for (let i = 0; i < ids.length; i++) {
+      rt.kernels.plainRowOf4(t.offset, ids[i], nb, q.id, row);
+      each(row, i);
+    }
+  } finally {
+    rt.heap.release(row);
+  }
+}
+
 /** The file's bytes of a quantized weight (rows back to back, as GGUF stores them), whatever its layout in memory. */
 export function quantizedFileBytes(rt: Runtime, t: Tensor): Uint8Array {
   if (!isQuantType(t.dtype) || t.layout !== 'blocks') throw new WeftError('E_OPTION', `quantizedFileBytes: not a quantized weight: ${t.layout} ${t.dtype}`);
   const q = QUANT_TYPES[t.dtype];
   const [rows, inF] = t.shape;
-  const nb = inF / q.blockSize;
-  const rowBytes = nb * q.typeSize;
-  if (!q.interleaved) return rt.u8.slice(t.offset, t.offset + rows * rowBytes);
+  const rowBytes = (inF / q.blockSize) * q.typeSize;
   const out = new Uint8Array(rows * rowBytes);
-  const row = rt.heap.alloc(rowBytes, 'a quantized row');
-  try {
-    for (let o = 0; o < rows; o++) {
-      rt.kernels.plainRowOf4(t.offset, o, nb, q.id, row);
-      out.set(rt.u8.subarray(row, row + rowBytes), o * rowBytes);
-    }
-  } finally {
-    rt.heap.release(row);
-  }
+  eachFileRow(rt, t, Array.from({ length: rows }, (_, o) => o), (at, o) => out.set(rt.u8.subarray(at, at + rowBytes), o * rowBytes));
   return out;
 }
 
@@ -198,12 +212,13 @@ function linearQuantized(rt: Runtime, x: Tensor, w: Tensor, b: Tensor | null, y:
     const q = infos[i];
     const partRows = parts[i].shape[0];
     const args = [q.act === 'Q8_0' ? xq : xq + q8_0Bytes, parts[i].offset, b ? b.offset + 4 * first : 0, y.offset + 4 * first, rows, inF, outF];
-    if (q.scratchBytes(inF)) args.push(scratch);
+    const takesScratch = q.scratchBytes(inF) > 0;
+    if (takesScratch) args.push(scratch);
     // Threads take whole output rows (a quantized row is summed by one thread, block by block, as with one thread),
     // and whole groups of 4 rows where rows are interleaved.
     rt.parallel({
       kernel: q.linearName, args, start: 0, end: partRows, unit: q.interleaved ? 4 : 1, work: rows * inF * partRows,
-      scratch: q.scratchBytes(inF) ? { arg: args.length - 1, bytes: scratchBytes } : undefined,
+      scratch: takesScratch ? { arg: args.length - 1, bytes: scratchBytes } : undefined,
     });
     first += partRows;
   }
@@ -226,24 +241,8 @@ export function gatherRows(rt: Runtime, table: Tensor, ids: Tensor, out: Tensor)
   }
   if (isQuantType(table.dtype)) {
     // quantized: dequantize only the requested rows
-    const q = QUANT_TYPES[table.dtype];
-    const nb = dim / q.blockSize;
-    const rowBytes = nb * q.typeSize;
-    const dequant = q.dequantRow(rt.kernels);
-    if (!q.interleaved) {
-      for (let i = 0; i < n; i++) dequant(table.offset + idView[i] * rowBytes, out.offset + i * dim * 4, dim);
-      return;
-    }
-    const ids = Int32Array.from(idView); // the staging allocation below may grow the memory
-    const row = rt.heap.alloc(rowBytes, 'a quantized embedding row');
-    try {
-      for (let i = 0; i < n; i++) {
-        rt.kernels.plainRowOf4(table.offset, ids[i], nb, q.id, row);
-        dequant(row, out.offset + i * dim * 4, dim);
-      }
-    } finally {
-      rt.heap.release(row);
-    }
+    const dequant = QUANT_TYPES[table.dtype].dequantRow(rt.kernels);
+    eachFileRow(rt, table, idView, (at, i) => dequant(at, out.offset + i * dim * 4, dim));
     return;
   }
   rt.kernels.gatherRows(table.offset, ids.offset, out.offset, n, dim, DTYPE_CODE[table.dtype], table.layout === 'packed' ? 1 : 0);

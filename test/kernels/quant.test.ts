@@ -252,10 +252,10 @@ describe('32-element quant matmuls', () => {
           }
         }
         // every row read back from the interleaved weight is the file's row
-        const plain = rt.heap.alloc(nb * BLOCK_BYTES[type]);
+        const rowBytes = nb * BLOCK_BYTES[type];
+        const plain = rt.heap.alloc(rowBytes);
         for (let o = 0; o < outF; o++) {
           rt.kernels.plainRowOf4(w, o, nb, QUANT_TYPES[type].id, plain);
-          const rowBytes = nb * BLOCK_BYTES[type];
           expect(rt.u8.slice(plain, plain + rowBytes), `${type} [${outF}, ${inF}] row ${o} read back from the interleaved weight`).toEqual(wBytes.slice(o * rowBytes, (o + 1) * rowBytes));
         }
         rt.free(weight);

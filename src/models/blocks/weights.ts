@@ -14,7 +14,7 @@ import { DTYPE_CODE } from '../../runtime/kernels.js';
 import { arrangeQuantized, packLinearWeight } from '../../runtime/layout.js';
 import { isQuantType, QUANT_TYPES, quantStorageBytes, type QuantType } from '../../runtime/quant.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { DTYPE_BYTES, numel, tensorBytes, type Tensor } from '../../runtime/tensor.js';
+import { DTYPE_BYTES, numel, type Tensor } from '../../runtime/tensor.js';
 
 type FloatDType = 'f32' | 'f16' | 'bf16';
 
